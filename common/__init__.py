@@ -1,0 +1,1 @@
+"""Code shared by two or more services: ECHONET Lite decoding, configuration, the readings bus."""

@@ -1,0 +1,332 @@
+"""Settings (config/settings.yml) and secrets (.env / environment), validated up front.
+
+Every problem becomes one line that names the key and says how to fix it; callers print the
+lines and exit non-zero instead of showing a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from dotenv import dotenv_values
+
+from common.echonet import EPC_NAMES, MEASURABLE_EPCS, parse_epc
+from common.paths import Paths
+
+INTERVAL_FLOOR_SECONDS = 10.0
+SIMULATOR = "simulator"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+# The shape of settings.yml: section -> key -> default.  Unknown keys are errors (typos).
+DEFAULTS: dict[str, Any] = {
+    "unitid": "smartmeter",
+    "timezone": "Asia/Tokyo",
+    "acquisition": {
+        "interval_seconds": 30,
+        "properties": ["D3", "D7", "E1", "E7", "E0", "E3"],
+    },
+    "logging": {"level": "INFO"},
+    "csv": {"enabled": True, "directory": "logs"},
+    "influxdb": {"enabled": False},
+    "dongle": {"model": "auto"},
+}
+DONGLE_MODELS = ("auto", "rl7023-ips", "bp35a1", "rl7023-dss", "bp35c2", "rs-wsuha-p")
+
+
+class ConfigError(Exception):
+    """One or more problems with the configuration, each a line a person can act on."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class Secret(str):
+    """A string that never shows itself in repr(), logs or tracebacks."""
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self else "Secret('')"
+
+    def reveal(self) -> str:
+        return str.__str__(self)
+
+    def __str__(self) -> str:
+        return "***" if self else ""
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+
+@dataclass(frozen=True)
+class InfluxSettings:
+    enabled: bool
+    url: str = ""
+    token: Secret = field(default_factory=lambda: Secret(""))
+    org: str = ""
+    bucket: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    paths: Paths
+    unitid: str
+    timezone: ZoneInfo
+    interval_seconds: float
+    properties: tuple[int, ...]
+    log_level: str
+    csv_enabled: bool
+    csv_dir: Path
+    dongle_model: str
+    serial_port: str
+    broute_id: Secret
+    broute_password: Secret
+    influx: InfluxSettings
+
+    @property
+    def uses_simulator(self) -> bool:
+        return self.serial_port == SIMULATOR
+
+    @property
+    def serial_device(self) -> Path:
+        return self.paths.simulator_link if self.uses_simulator else Path(self.serial_port)
+
+    def secrets(self) -> list[str]:
+        """Every secret value, for tests and log scrubbing."""
+        return [
+            s.reveal() for s in (self.broute_id, self.broute_password, self.influx.token) if s
+        ]
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
+    if not path.exists():
+        return {}, []  # every key has a default
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        return {}, [f"{path}: cannot read it ({exc.strerror}); check the file's permissions"]
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        return {}, [f"{path}: not valid YAML{where}; fix the indentation or quoting there"]
+    if data is None:
+        return {}, []
+    if not isinstance(data, dict):
+        return {}, [f"{path}: must be a mapping of sections (acquisition:, csv:, ...)"]
+    return data, []
+
+
+def _read_env(paths: Paths, environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    if paths.env_file.exists():
+        try:
+            loaded = dotenv_values(paths.env_file)
+        except (OSError, UnicodeDecodeError) as exc:
+            problems.append(f"{paths.env_file}: cannot read it ({exc}); check its permissions")
+            loaded = {}
+        values.update({k: v for k, v in loaded.items() if v is not None})
+    # The real environment wins over the file, as with docker's env_file.
+    values.update({k: v for k, v in environ.items() if k.startswith(("BROUTE_", "INFLUXDB_"))})
+    if "SERIAL_PORT" in environ:
+        values["SERIAL_PORT"] = environ["SERIAL_PORT"]
+    return values, problems
+
+
+def _unknown_keys(data: dict[str, Any], shape: dict[str, Any], prefix: str = "") -> list[str]:
+    problems = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if key not in shape:
+            close = difflib.get_close_matches(str(key), list(shape), n=1)
+            hint = f"did you mean '{prefix}{close[0]}'?" if close else "remove it"
+            problems.append(f"settings.yml: unknown setting '{name}'; {hint}")
+        elif isinstance(shape[key], dict):
+            if not isinstance(value, dict):
+                problems.append(f"settings.yml: '{name}' must be a section (key: value lines)")
+            elif key != "influxdb":  # influxdb.* grows with the writer; checked there
+                problems += _unknown_keys(value, shape[key], f"{name}.")
+    return problems
+
+
+def _merged(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, default in DEFAULTS.items():
+        given = data.get(key, default)
+        if isinstance(default, dict):
+            given = {**default, **(given if isinstance(given, dict) else {})}
+        out[key] = given
+    return out
+
+
+def load_config(
+    paths: Paths | None = None,
+    environ: dict[str, str] | None = None,
+    *,
+    need_broute: bool = False,
+    need_influx: bool = False,
+) -> Config:
+    """Load and check everything; raise ConfigError listing every problem found."""
+    env = dict(os.environ if environ is None else environ)
+    paths = paths or Paths.from_environ(env)
+    data, problems = _read_yaml(paths.config_file)
+    problems += _unknown_keys(data, DEFAULTS)
+    s = _merged(data)
+    secrets, env_problems = _read_env(paths, env)
+    problems += env_problems
+
+    unitid = s["unitid"]
+    if not isinstance(unitid, str) or not unitid or "," in unitid or "\n" in unitid:
+        problems.append("settings.yml: 'unitid' must be a non-empty name without commas")
+        unitid = "smartmeter"
+
+    try:
+        tz = ZoneInfo(str(s["timezone"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        problems.append(
+            f"settings.yml: 'timezone' {s['timezone']!r} is not a known time zone; "
+            "use a name like Asia/Tokyo"
+        )
+        tz = ZoneInfo("Asia/Tokyo")
+
+    acq = s["acquisition"]
+    interval = acq["interval_seconds"]
+    if isinstance(interval, bool) or not isinstance(interval, int | float):
+        problems.append(
+            f"settings.yml: 'acquisition.interval_seconds' must be a number of seconds, "
+            f"not {interval!r}"
+        )
+        interval = 30
+    elif interval < INTERVAL_FLOOR_SECONDS:
+        problems.append(
+            f"settings.yml: 'acquisition.interval_seconds' is {interval}, below the "
+            f"{INTERVAL_FLOOR_SECONDS:g} s floor that keeps the meter answering; "
+            f"set {INTERVAL_FLOOR_SECONDS:g} or more"
+        )
+
+    properties: list[int] = []
+    raw_props = acq["properties"]
+    if not isinstance(raw_props, list) or not raw_props:
+        problems.append(
+            "settings.yml: 'acquisition.properties' must be a list of EPCs, e.g. [E7, E0, E3]"
+        )
+        raw_props = []
+    allowed = ", ".join(f"{e:02X}" for e in sorted(MEASURABLE_EPCS))
+    for item in raw_props:
+        try:
+            epc = parse_epc(str(item))
+        except ValueError:
+            epc = -1
+        if epc not in MEASURABLE_EPCS:
+            problems.append(
+                f"settings.yml: 'acquisition.properties' has {item!r}, which is not a "
+                f"property this logger can record; use some of {allowed}"
+            )
+        elif epc not in properties:
+            properties.append(epc)
+
+    level = str(s["logging"]["level"]).upper()
+    if level not in LOG_LEVELS:
+        problems.append(
+            f"settings.yml: 'logging.level' {s['logging']['level']!r} is not one of "
+            + ", ".join(LOG_LEVELS)
+        )
+        level = "INFO"
+
+    csv_enabled = _bool(s["csv"]["enabled"], "csv.enabled", problems)
+    influx_enabled = _bool(s["influxdb"].get("enabled", False), "influxdb.enabled", problems)
+
+    model = str(s["dongle"]["model"]).lower()
+    if model not in DONGLE_MODELS:
+        problems.append(
+            f"settings.yml: 'dongle.model' {model!r} is not one of {', '.join(DONGLE_MODELS)}"
+        )
+
+    serial_port = (secrets.get("SERIAL_PORT") or SIMULATOR).strip()
+    broute_id = Secret(secrets.get("BROUTE_ID", "").strip())
+    broute_password = Secret(secrets.get("BROUTE_PASSWORD", "").strip())
+    if need_broute:
+        problems += _check_broute(broute_id.reveal(), broute_password.reveal(), paths.env_file)
+
+    influx = InfluxSettings(
+        enabled=influx_enabled,
+        url=secrets.get("INFLUXDB_URL", "").strip(),
+        token=Secret(secrets.get("INFLUXDB_TOKEN", "").strip()),
+        org=secrets.get("INFLUXDB_ORG", "").strip(),
+        bucket=secrets.get("INFLUXDB_BUCKET", "").strip(),
+    )
+    if need_influx or influx_enabled:
+        problems += _check_influx(influx, paths.env_file)
+
+    if problems:
+        raise ConfigError(problems)
+    return Config(
+        paths=paths,
+        unitid=unitid,
+        timezone=tz,
+        interval_seconds=float(interval),
+        properties=tuple(properties),
+        log_level=level,
+        csv_enabled=csv_enabled,
+        csv_dir=paths.resolve(str(s["csv"]["directory"])),
+        dongle_model=model,
+        serial_port=serial_port,
+        broute_id=broute_id,
+        broute_password=broute_password,
+        influx=influx,
+    )
+
+
+def _bool(value: Any, key: str, problems: list[str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    problems.append(f"settings.yml: '{key}' must be true or false, not {value!r}")
+    return False
+
+
+def _check_broute(rbid: str, pwd: str, env_file: Path) -> list[str]:
+    problems = []
+    where = f"in {env_file} (or the environment)"
+    if not rbid:
+        problems.append(f"BROUTE_ID is not set; put the 32-character B-route ID {where}")
+    elif len(rbid) != 32 or not rbid.isascii() or not rbid.isalnum():
+        problems.append(
+            f"BROUTE_ID must be 32 letters and digits (it has {len(rbid)} characters); "
+            f"copy the 認証ID from the power company's letter exactly {where}"
+        )
+    if not pwd:
+        problems.append(f"BROUTE_PASSWORD is not set; put the 12-character password {where}")
+    elif len(pwd) != 12 or not pwd.isascii() or not pwd.isalnum():
+        problems.append(
+            f"BROUTE_PASSWORD must be 12 letters and digits (it has {len(pwd)} characters); "
+            f"copy the パスワード from the power company's letter exactly {where}"
+        )
+    return problems
+
+
+def _check_influx(influx: InfluxSettings, env_file: Path) -> list[str]:
+    problems = []
+    if not influx.url.startswith(("http://", "https://")):
+        problems.append(
+            f"INFLUXDB_URL must start with http:// or https:// (e.g. http://192.168.1.10:8086); "
+            f"set it in {env_file}"
+        )
+    for key, value in (
+        ("INFLUXDB_TOKEN", influx.token),
+        ("INFLUXDB_ORG", influx.org),
+        ("INFLUXDB_BUCKET", influx.bucket),
+    ):
+        if not value:
+            problems.append(f"{key} is not set; set it in {env_file} or disable influxdb.enabled")
+    return problems
+
+
+def epc_label(epc: int) -> str:
+    return f"{epc:02X} ({EPC_NAMES.get(epc, 'unknown')})"

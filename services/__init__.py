@@ -1,0 +1,1 @@
+"""The appliance's processes; each subpackage runs as ``python -m services.<name>``."""
