@@ -98,9 +98,7 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value, for tests and log scrubbing."""
-        return [
-            s.reveal() for s in (self.broute_id, self.broute_password, self.influx.token) if s
-        ]
+        return [s.reveal() for s in (self.broute_id, self.broute_password, self.influx.token) if s]
 
 
 def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
@@ -138,6 +136,11 @@ def _read_env(paths: Paths, environ: dict[str, str]) -> tuple[dict[str, str], li
     if "SERIAL_PORT" in environ:
         values["SERIAL_PORT"] = environ["SERIAL_PORT"]
     return values, problems
+
+
+def read_settings_env(paths: Paths, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The .env values merged with the environment, unvalidated (for the launcher)."""
+    return _read_env(paths, dict(os.environ if environ is None else environ))[0]
 
 
 def _unknown_keys(data: dict[str, Any], shape: dict[str, Any], prefix: str = "") -> list[str]:

@@ -35,9 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--served-log", type=Path, help="append every served property (JSON lines)")
     p.add_argument("--refuse-d3", action="store_true", help="answer D3 with Get_SNA")
     p.add_argument("--seed", type=int, default=1, help="random seed of the power curve")
-    p.add_argument(
-        "--realistic", action="store_true", help="hardware-like scan/join/answer delays"
-    )
+    p.add_argument("--realistic", action="store_true", help="hardware-like scan/join/answer delays")
     return p.parse_args(argv)
 
 

@@ -121,7 +121,7 @@ class SkStackDongle:
             if buf.startswith(CRLF):  # some clients end the data with CRLF: tolerated
                 del buf[:2]
             self._echo(header)
-            self._sendto(header.decode("ascii", "replace").split()[1:-1] + [m.group(2).decode()],
+            self._sendto([*header.decode("ascii", "replace").split()[1:-1], m.group(2).decode()],
                          data)  # fmt: skip
             return True
         idx = buf.find(b"\r")

@@ -22,7 +22,6 @@ from typing import IO
 from zoneinfo import ZoneInfo
 
 from common.echonet import (
-    EOJ_CONTROLLER,
     EOJ_NODE_PROFILE,
     EOJ_SMART_METER,
     ESV,
@@ -225,4 +224,3 @@ def _bitmap(epcs: tuple[int, ...]) -> bytes:
     for epc in epcs:
         out[epc & 0x0F] |= 1 << ((epc >> 4) - 8)
     return bytes(out)
-

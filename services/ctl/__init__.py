@@ -1,0 +1,1 @@
+"""smartmeterctl: the operator's command line (not a long-running service)."""

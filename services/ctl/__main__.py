@@ -1,0 +1,3 @@
+from services.ctl.cli import main
+
+main()
