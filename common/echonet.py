@@ -9,6 +9,7 @@ meter" class).
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -167,6 +168,9 @@ EPC_NAMES: dict[int, str] = {
 MEASURABLE_EPCS: frozenset[int] = frozenset({0xD3, 0xD7, 0xE1, 0xE0, 0xE3, 0xE7, 0xE8, 0xEA, 0xEB})
 
 
+_HEX_BYTE = re.compile(r"[0-9A-Fa-f]{2}")
+
+
 def parse_epc(text: str) -> int:
     """``"E7"``, ``"0xE7"`` or ``"instantaneous_power"`` → 0xE7; ValueError if unknown."""
     t = str(text).strip()
@@ -174,11 +178,10 @@ def parse_epc(text: str) -> int:
     if t.lower() in by_name:
         return by_name[t.lower()]
     hexpart = t[2:] if t.lower().startswith("0x") else t
-    if len(hexpart) == 2:
-        try:
-            return int(hexpart, 16)
-        except ValueError:
-            pass
+    # Exactly two ASCII hex digits: int(..., 16) alone would also take "-1", "+F", " F" or
+    # non-ASCII digits, and "-1" would come back as the EPC -1.
+    if _HEX_BYTE.fullmatch(hexpart):
+        return int(hexpart, 16)
     raise ValueError(t)
 
 
@@ -286,6 +289,8 @@ def decode_energy_raw(epc: int, edt: bytes) -> int | None:
 
 def decode_meter_time(epc: int, edt: bytes) -> datetime:
     """The 7-byte ``YYYY MM DD hh mm ss`` of EA/EB/D0 (naive, meter local time)."""
+    if len(edt) < 7:
+        raise EchonetFormatError(f"EPC {epc:02X}: meter time needs 7 bytes, got {len(edt)}")
     year = int.from_bytes(edt[:2], "big")
     try:
         return datetime(year, edt[2], edt[3], edt[4], edt[5], edt[6])
