@@ -7,6 +7,8 @@ lines and exit non-zero instead of showing a traceback.
 from __future__ import annotations
 
 import difflib
+import io
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +34,14 @@ DEFAULTS: dict[str, Any] = {
         "properties": ["D3", "D7", "E1", "E7", "E0", "E3"],
     },
     "logging": {"level": "INFO"},
-    "csv": {"enabled": True, "directory": "logs"},
+    "csv": {"enabled": True, "directory": "logs", "gzip_after_days": 0, "retention_days": 0},
     "influxdb": {"enabled": False},
+    "storage": {
+        "flush_interval_seconds": 60,
+        "journal_path": "",
+        "journal_max_readings": 150_000,
+        "journal_max_days": 7,
+    },
     "dongle": {"model": "auto"},
 }
 DONGLE_MODELS = ("auto", "rl7023-ips", "bp35a1", "rl7023-dss", "bp35c2", "rs-wsuha-p")
@@ -73,6 +81,22 @@ class InfluxSettings:
 
 
 @dataclass(frozen=True)
+class CsvSettings:
+    enabled: bool
+    directory: Path
+    gzip_after_days: int  # 0: never compress past days
+    retention_days: int  # 0: keep every day
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    flush_interval_seconds: float  # the most a power cut may lose
+    journal_path: Path
+    journal_max_readings: int
+    journal_max_days: float
+
+
+@dataclass(frozen=True)
 class Config:
     paths: Paths
     unitid: str
@@ -80,8 +104,8 @@ class Config:
     interval_seconds: float
     properties: tuple[int, ...]
     log_level: str
-    csv_enabled: bool
-    csv_dir: Path
+    csv: CsvSettings
+    storage: StorageSettings
     dongle_model: str
     serial_port: str
     broute_id: Secret
@@ -101,19 +125,45 @@ class Config:
         return [s.reveal() for s in (self.broute_id, self.broute_password, self.influx.token) if s]
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose value errors carry the line they come from.
+
+    PyYAML's constructors raise plain ValueError/KeyError/... for values that look like a
+    type but are not one (``2024-13-01``, ``!!float abc``, ``!!bool maybe``); turn those into
+    a YAMLError with the node's position like every other syntax problem.
+    """
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except yaml.YAMLError:
+            raise
+        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value ({exc})", node.start_mark
+            ) from exc
+
+
 def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
-    if not path.exists():
-        return {}, []  # every key has a default
     try:
         text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}, []  # every key has a default
     except OSError as exc:
-        return {}, [f"{path}: cannot read it ({exc.strerror}); check the file's permissions"]
+        reason = exc.strerror or str(exc)
+        return {}, [f"{path}: cannot read it ({reason}); check the file's permissions"]
+    except UnicodeDecodeError as exc:
+        return {}, [
+            f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8 with a text editor"
+        ]
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         return {}, [f"{path}: not valid YAML{where}; fix the indentation or quoting there"]
+    except RecursionError:
+        return {}, [f"{path}: not valid YAML (nested too deeply); fix the brackets"]
     if data is None:
         return {}, []
     if not isinstance(data, dict):
@@ -124,12 +174,20 @@ def _read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
 def _read_env(paths: Paths, environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
     values: dict[str, str] = {}
     problems: list[str] = []
-    if paths.env_file.exists():
-        try:
-            loaded = dotenv_values(paths.env_file)
-        except (OSError, UnicodeDecodeError) as exc:
-            problems.append(f"{paths.env_file}: cannot read it ({exc}); check its permissions")
-            loaded = {}
+    # Read it here rather than in dotenv: dotenv silently returns nothing for a directory
+    # (what docker creates when the bind-mounted .env is missing on the host).
+    text: str | None = None
+    try:
+        text = paths.env_file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        pass  # everything may come from the environment
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        problems.append(f"{paths.env_file}: cannot read it ({reason}); check its permissions")
+    except UnicodeDecodeError as exc:
+        problems.append(f"{paths.env_file}: not UTF-8 text (byte {exc.start}); save it as UTF-8")
+    if text is not None:
+        loaded = dotenv_values(stream=io.StringIO(text))
         values.update({k: v for k, v in loaded.items() if v is not None})
     # The real environment wins over the file, as with docker's env_file.
     values.update({k: v for k, v in environ.items() if k.startswith(("BROUTE_", "INFLUXDB_"))})
@@ -147,6 +205,8 @@ def _unknown_keys(data: dict[str, Any], shape: dict[str, Any], prefix: str = "")
     problems = []
     for key, value in data.items():
         name = f"{prefix}{key}"
+        if value is None and isinstance(shape.get(key), dict):
+            continue  # "csv:" with every key commented out: all defaults
         if key not in shape:
             close = difflib.get_close_matches(str(key), list(shape), n=1)
             hint = f"did you mean '{prefix}{close[0]}'?" if close else "remove it"
@@ -192,7 +252,7 @@ def load_config(
 
     try:
         tz = ZoneInfo(str(s["timezone"]))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         problems.append(
             f"settings.yml: 'timezone' {s['timezone']!r} is not a known time zone; "
             "use a name like Asia/Tokyo"
@@ -204,6 +264,12 @@ def load_config(
     if isinstance(interval, bool) or not isinstance(interval, int | float):
         problems.append(
             f"settings.yml: 'acquisition.interval_seconds' must be a number of seconds, "
+            f"not {interval!r}"
+        )
+        interval = 30
+    elif not _finite(interval):
+        problems.append(
+            f"settings.yml: 'acquisition.interval_seconds' must be a finite number of seconds, "
             f"not {interval!r}"
         )
         interval = 30
@@ -223,10 +289,13 @@ def load_config(
         raw_props = []
     allowed = ", ".join(f"{e:02X}" for e in sorted(MEASURABLE_EPCS))
     for item in raw_props:
-        try:
-            epc = parse_epc(str(item))
-        except ValueError:
-            epc = -1
+        if isinstance(item, int) and not isinstance(item, bool):
+            epc = item  # YAML reads a bare 0xE7 as the integer 231
+        else:
+            try:
+                epc = parse_epc(str(item))
+            except ValueError:
+                epc = -1
         if epc not in MEASURABLE_EPCS:
             problems.append(
                 f"settings.yml: 'acquisition.properties' has {item!r}, which is not a "
@@ -243,7 +312,40 @@ def load_config(
         )
         level = "INFO"
 
-    csv_enabled = _bool(s["csv"]["enabled"], "csv.enabled", problems)
+    csv = CsvSettings(
+        enabled=_bool(s["csv"]["enabled"], "csv.enabled", problems),
+        directory=_directory(s["csv"]["directory"], "csv.directory", paths, problems),
+        gzip_after_days=int(
+            _number(s["csv"]["gzip_after_days"], "csv.gzip_after_days", 0, problems, whole=True)
+        ),
+        retention_days=int(
+            _number(s["csv"]["retention_days"], "csv.retention_days", 0, problems, whole=True)
+        ),
+    )
+    st = s["storage"]
+    journal = st["journal_path"]
+    storage = StorageSettings(
+        flush_interval_seconds=_number(
+            st["flush_interval_seconds"], "storage.flush_interval_seconds", 0.2, problems
+        ),
+        journal_path=(
+            _directory(journal, "storage.journal_path", paths, problems)
+            if journal
+            else paths.runtime_dir / "journal.sqlite"
+        ),
+        journal_max_readings=int(
+            _number(
+                st["journal_max_readings"],
+                "storage.journal_max_readings",
+                100,
+                problems,
+                whole=True,
+            )
+        ),
+        journal_max_days=_number(
+            st["journal_max_days"], "storage.journal_max_days", 0.01, problems
+        ),
+    )
     influx_enabled = _bool(s["influxdb"].get("enabled", False), "influxdb.enabled", problems)
 
     model = str(s["dongle"]["model"]).lower()
@@ -277,14 +379,47 @@ def load_config(
         interval_seconds=float(interval),
         properties=tuple(properties),
         log_level=level,
-        csv_enabled=csv_enabled,
-        csv_dir=paths.resolve(str(s["csv"]["directory"])),
+        csv=csv,
+        storage=storage,
         dongle_model=model,
         serial_port=serial_port,
         broute_id=broute_id,
         broute_password=broute_password,
         influx=influx,
     )
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _directory(value: Any, key: str, paths: Paths, problems: list[str]) -> Path:
+    fallback = paths.home / "logs"
+    if not isinstance(value, str) or not value.strip() or "\0" in value:
+        problems.append(f"settings.yml: '{key}' must be a folder name, not {value!r}")
+        return fallback
+    try:
+        return paths.resolve(value.strip())
+    except RuntimeError:  # ~name of a user that does not exist
+        problems.append(f"settings.yml: '{key}' {value!r}: no such user's home folder")
+        return fallback
+
+
+def _number(
+    value: Any, key: str, minimum: float, problems: list[str], whole: bool = False
+) -> float:
+    kind = "a whole number" if whole else "a number"
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and _finite(value)
+    if not ok or (whole and value != int(value)):
+        problems.append(f"settings.yml: '{key}' must be {kind}, not {value!r}")
+        return minimum
+    if value < minimum:
+        problems.append(f"settings.yml: '{key}' is {value}; it must be at least {minimum:g}")
+        return minimum
+    return float(value)
 
 
 def _bool(value: Any, key: str, problems: list[str]) -> bool:

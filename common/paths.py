@@ -51,4 +51,10 @@ class Paths:
 
     @property
     def readings_endpoint(self) -> str:
+        """The radio's PUB socket: live readings and heartbeats."""
         return f"ipc://{self.runtime_dir / 'readings.sock'}"
+
+    @property
+    def replay_endpoint(self) -> str:
+        """The radio's ROUTER socket: "everything after seq N" from its journal."""
+        return f"ipc://{self.runtime_dir / 'replay.sock'}"

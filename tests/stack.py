@@ -75,9 +75,13 @@ class Stack:
     def write_config(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         settings = {
-            "acquisition": {"interval_seconds": 10, "properties": ["D3", "D7", "E1", "E7", "E0", "E3"]},
+            "acquisition": {
+                "interval_seconds": 10,
+                "properties": ["D3", "D7", "E1", "E7", "E0", "E3"],
+            },
             "csv": {"enabled": True, "directory": str(self.csv_dir)},
             "logging": {"level": "DEBUG"},
+            "storage": {"flush_interval_seconds": 1},
         }
         for key, value in self.settings.items():
             if isinstance(value, dict):

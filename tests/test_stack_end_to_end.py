@@ -28,7 +28,14 @@ def served_values(stack: Stack) -> list[tuple[str, str, str, datetime]]:
     for entry in stack.served(set(PROPERTIES)):
         for dataid, value in (entry["decoded"] or {}).items():
             if value is not None:
-                out.append((entry["epc"], dataid, format_value(value), datetime.fromisoformat(entry["time"])))
+                out.append(
+                    (
+                        entry["epc"],
+                        dataid,
+                        format_value(value),
+                        datetime.fromisoformat(entry["time"]),
+                    )
+                )
     return out
 
 

@@ -1,40 +1,124 @@
-"""python -m services.csv_rotator"""
+"""python -m services.csv_rotator: readings → daily CSV files, exactly once."""
 
 from __future__ import annotations
 
+import errno
 import logging
+import time
+from datetime import datetime
 
-from common.bus import Subscriber
+from common.bus import CatchUpSubscriber, Cursor
 from common.config import Config
 from common.service import Stopper, run_service
 from services.csv_rotator.daily_csv import DailyCsv
+from services.csv_rotator.housekeeping import oldest_kept, tidy
+from services.csv_rotator.state import CsvState
 
 log = logging.getLogger("csv_rotator")
 
+TIDY_EVERY = 3600.0
+
+
+class CsvRotator:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.state_path = config.paths.data_dir / "csv_rotator.state.json"
+        self.state = CsvState.load(self.state_path)
+        self.csv = DailyCsv(config.csv.directory, config.timezone)
+        self.csv.recover(self.state.files)
+        self.sub = CatchUpSubscriber(
+            config.paths.readings_endpoint,
+            config.paths.replay_endpoint,
+            Cursor(self.state.epoch, self.state.seq),
+        )
+        self.cause = "ok"
+        self.rows_written = 0
+
+    def flush(self) -> bool:
+        """Make pending rows durable, then the cursor; on failure replay them later."""
+        if not self.csv.pending:
+            return True
+        rows = self.csv.pending_rows
+        cursor = self.sub.cursor
+        try:
+            unknown = self.csv.unknown_pending_files()
+            if unknown:
+                # Record where a file we have not written before ends now, so that a crash
+                # in the middle of the write below can be cut back to it at start.
+                self.state.files.update(unknown)
+                self.state.save(self.state_path)
+                self.csv.committed.update(unknown)
+            touched = set(self.csv.pending)
+            sizes = self.csv.write_pending()
+            today = datetime.now(self.config.timezone).date()
+            sizes = {k: v for k, v in sizes.items() if k >= oldest_kept(today) or k in touched}
+            new = CsvState(cursor.epoch, cursor.seq, sizes)
+            new.save(self.state_path)
+        except OSError as exc:
+            self.csv.undo()
+            # Rewind to the saved cursor: the journal sends these rows again later.
+            self.sub.cursor = Cursor(self.state.epoch, self.state.seq)
+            self.sub.need_catch_up = True
+            cause = "disk-full" if exc.errno == errno.ENOSPC else "csv-write-failed"
+            if cause != self.cause:
+                log.error(
+                    "%s: cannot write CSV to %s (%s); the rows stay in the radio's journal "
+                    "and are written when this works again",
+                    cause, self.config.csv.directory, exc.strerror or exc,
+                )  # fmt: skip
+            self.cause = cause
+            return False
+        self.csv.accept(sizes)
+        self.state = new
+        self.rows_written += rows
+        if self.cause != "ok":
+            log.info("CSV writing works again")
+            self.cause = "ok"
+        return True
+
+    def run(self, stopper: Stopper) -> None:
+        flush_every = self.config.storage.flush_interval_seconds
+        next_flush = time.monotonic() + flush_every
+        next_tidy = 0.0
+        while not stopper.stopped:
+            for reading in self.sub.poll(500):
+                self.csv.add(reading)
+            now = time.monotonic()
+            if now >= next_flush:
+                self.flush()
+                next_flush = now + flush_every
+            if now >= next_tidy:
+                self._tidy()
+                next_tidy = now + TIDY_EVERY
+        self.flush()
+
+    def _tidy(self) -> None:
+        csvc = self.config.csv
+        try:
+            tidy(self.config.csv.directory, datetime.now(self.config.timezone).date(),
+                 csvc.gzip_after_days, csvc.retention_days, set(self.csv.pending))  # fmt: skip
+        except OSError as exc:
+            log.error("tidying old CSV files failed: %s", exc)
+
+    def close(self) -> None:
+        self.sub.close()
+
 
 def main(config: Config, stopper: Stopper) -> int:
-    if not config.csv_enabled:
+    if not config.csv.enabled:
         log.info("csv.enabled is false; nothing to do")
         stopper.event.wait()
         return 0
-    sub = Subscriber(config.paths.readings_endpoint)
-    csv = DailyCsv(config.csv_dir, config.timezone)
-    last: dict[str, int] = {}  # epoch -> last seq written
-    log.info("writing CSV files to %s", config.csv_dir)
+    rotator = CsvRotator(config)
+    log.info(
+        "writing CSV files to %s (flushed every %g s), from seq %d of journal %s",
+        config.csv.directory, config.storage.flush_interval_seconds,
+        rotator.state.seq, rotator.state.epoch or "(any)",
+    )  # fmt: skip
     try:
-        while not stopper.stopped:
-            wrote = False
-            for reading in sub.receive(500):
-                if reading.seq <= last.get(reading.epoch, 0):
-                    continue  # already written
-                csv.write(reading)
-                last[reading.epoch] = reading.seq
-                wrote = True
-            if wrote:
-                csv.flush()
+        rotator.run(stopper)
     finally:
-        csv.close()
-        sub.close()
+        rotator.close()
     return 0
 
 

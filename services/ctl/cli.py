@@ -83,7 +83,7 @@ def config_check() -> None:
     click.echo(f"meter:    {meter}, dongle model {cfg.dongle_model}")
     click.echo(f"polling:  every {cfg.interval_seconds:g} s: "
                + ", ".join(epc_label(e) for e in cfg.properties))  # fmt: skip
-    click.echo(f"csv:      {'to ' + str(cfg.csv_dir) if cfg.csv_enabled else 'disabled'}")
+    click.echo(f"csv:      {'to ' + str(cfg.csv.directory) if cfg.csv.enabled else 'disabled'}")
     click.echo(f"influxdb: {'enabled' if cfg.influx.enabled else 'disabled'}")
     click.echo("config OK")
 

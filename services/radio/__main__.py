@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import sys
 
-from common.bus import Publisher
 from common.config import Config
 from common.service import Stopper, run_service
+from services.radio.broadcaster import Broadcaster
+from services.radio.journal import Journal
 from services.radio.poller import AlreadyRunning, Poller, take_lock
 
 log = logging.getLogger("radio")
@@ -19,7 +20,16 @@ def main(config: Config, stopper: Stopper) -> int:
     except AlreadyRunning as exc:
         print(f"radio: {exc}; stop the other one first", file=sys.stderr)
         return 3
-    publisher = Publisher(config.paths.readings_endpoint)
+    storage = config.storage
+    journal = Journal(storage.journal_path, storage.journal_max_readings, storage.journal_max_days)
+    poller = Poller(config, stopper, journal)
+    broadcaster = Broadcaster(
+        config.paths.readings_endpoint,
+        config.paths.replay_endpoint,
+        storage.journal_path,
+        poller.status,
+    ).start()
+    poller.broadcaster = broadcaster
     log.info(
         "polling %s every %g s from %s",
         ",".join(f"{e:02X}" for e in config.properties),
@@ -27,9 +37,10 @@ def main(config: Config, stopper: Stopper) -> int:
         "the built-in simulator" if config.uses_simulator else config.serial_port,
     )
     try:
-        Poller(config, stopper, publisher).run()
+        poller.run()
     finally:
-        publisher.close()
+        broadcaster.close()
+        journal.close()
     return 0
 
 

@@ -7,22 +7,23 @@ import logging
 import os
 import random
 import time
-import uuid
 from datetime import datetime
 from pathlib import Path
 
 import serial
 
-from common.bus import Publisher
 from common.config import Config
 from common.reading import Reading
 from common.service import Stopper
+from services.radio.broadcaster import Broadcaster
 from services.radio.dialect import DIALECTS
+from services.radio.journal import Journal
 from services.radio.meter import Answer, MeterClient, MeterTimeout
 from services.radio.session import Session, SessionError
 from services.radio.transport import SkStackTransport, TransportError
 
 log = logging.getLogger("radio")
+
 
 class AlreadyRunning(Exception):
     pass
@@ -56,13 +57,24 @@ class Backoff:
 
 
 class Poller:
-    def __init__(self, config: Config, stopper: Stopper, publisher: Publisher) -> None:
+    def __init__(self, config: Config, stopper: Stopper, journal: Journal) -> None:
         self.config = config
         self.stopper = stopper
-        self.pub = publisher
-        self.epoch = uuid.uuid4().hex[:12]
-        self.seq = 0
+        self.journal = journal
+        self.broadcaster: Broadcaster | None = None
         self.cause = "starting"
+        self.published = 0
+
+    def status(self) -> dict[str, object]:
+        """What the heartbeat carries (read from the broadcaster's thread)."""
+        return {
+            "service": "radio",
+            "epoch": self.journal.epoch,
+            "seq": self.journal.last_seq,
+            "cause": self.cause,
+            "published": self.published,
+            "journal_dropped": self.journal.dropped,
+        }
 
     def run(self) -> None:
         backoff = Backoff()
@@ -145,23 +157,31 @@ class Poller:
             self.stopper.wait(max(0.0, next_at - time.monotonic()))
 
     def _publish(self, answers: list[Answer]) -> None:
+        """Number the readings, journal them, then hand them to the broadcaster."""
+        readings = []
         for answer in answers:
             for m in answer.measurements:
                 if m.value is None:
                     continue
                 when = m.ts.replace(tzinfo=self.config.timezone) if m.ts else answer.at
-                self.seq += 1
-                reading = Reading(
-                    seq=self.seq,
-                    epoch=self.epoch,
-                    ts=_iso(when),
-                    unitid=self.config.unitid,
-                    epc=f"{answer.epc:02X}",
-                    dataid=m.dataid,
-                    value=m.value,
+                readings.append(
+                    Reading(
+                        seq=self.journal.next_seq(),
+                        epoch=self.journal.epoch,
+                        ts=_iso(when),
+                        unitid=self.config.unitid,
+                        epc=f"{answer.epc:02X}",
+                        dataid=m.dataid,
+                        value=m.value,
+                    )
                 )
-                self.pub.publish(reading)
-                log.debug("published %s", reading)
+        if not readings:
+            return
+        self.journal.append(readings)
+        if self.broadcaster is not None:
+            self.broadcaster.publish([r.encode() for r in readings])
+        self.published += len(readings)
+        log.debug("published seq %d..%d", readings[0].seq, readings[-1].seq)
 
 
 def _iso(when: datetime) -> str:

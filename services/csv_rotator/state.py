@@ -1,0 +1,48 @@
+"""The CSV rotator's durable cursor: last ``seq`` written, and the file sizes that hold it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger("csv_rotator")
+
+
+@dataclass
+class CsvState:
+    epoch: str = ""
+    seq: int = 0
+    files: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> CsvState:
+        try:
+            data = json.loads(path.read_text())
+            return cls(
+                str(data["epoch"]),
+                int(data["seq"]),
+                {str(k): int(v) for k, v in data["files"].items()},
+            )
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.error("%s is unreadable (%s); starting from the radio's whole journal", path, exc)
+            return cls()
+
+    def save(self, path: Path) -> None:
+        """Atomically: a crash leaves the old state or the new one, never a mix."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        with tmp.open("w") as f:
+            json.dump({"epoch": self.epoch, "seq": self.seq, "files": self.files}, f)
+            f.flush()
+            os.fsync(f.fileno())
+        tmp.replace(path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
