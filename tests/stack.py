@@ -125,6 +125,29 @@ class Stack:
                 self.proc.kill()
                 self.proc.wait()
 
+    # --- processes --------------------------------------------------------------------
+    def rpc(self):  # noqa: ANN201 - an xmlrpc proxy
+        from common.supervisor_rpc import supervisor
+
+        return supervisor(self.runtime_dir / "supervisor.sock").supervisor
+
+    def info(self, name: str) -> dict:
+        return self.rpc().getProcessInfo(name)
+
+    def wait_running(self, name: str, not_pid: int = 0, timeout: float = 30) -> int:
+        """Wait until ``name`` is RUNNING (past startsecs) with a pid other than ``not_pid``."""
+
+        def ready() -> int:
+            i = self.info(name)
+            return i["pid"] if i["statename"] == "RUNNING" and i["pid"] != not_pid else 0
+
+        return int(wait_for(ready, timeout, f"{name} RUNNING"))
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        pid = self.info(name)["pid"]
+        os.kill(pid, sig)
+        return pid
+
     # --- what it produced ----------------------------------------------------------------
     def csv_files(self) -> list[Path]:
         return sorted(self.csv_dir.glob("*-smartmeter.csv"))

@@ -231,9 +231,21 @@ def test_bad_broute_password(tmp_path: Path, password: str) -> None:
 
 @pytest.mark.parametrize("value", ["5", "9.99", "0", "-30"])
 def test_interval_below_floor(tmp_path: Path, value: str) -> None:
-    msg = only_problem(tmp_path, f"acquisition:\n  interval_seconds: {value}\n")
+    msg = only_problem(
+        tmp_path,
+        f"acquisition:\n  interval_seconds: {value}\n",
+        environ={"SERIAL_PORT": "/dev/ttyUSB0"},
+    )
     assert "'acquisition.interval_seconds'" in msg
     assert "10" in msg
+
+
+def test_simulator_may_be_polled_faster_than_a_meter(tmp_path: Path) -> None:
+    # The 10 s floor protects a real meter; the built-in simulator is not one.
+    cfg = load_config(setup(tmp_path, "acquisition:\n  interval_seconds: 0.5\n"), {})
+    assert cfg.uses_simulator and cfg.interval_seconds == 0.5
+    msg = only_problem(tmp_path, "acquisition:\n  interval_seconds: 0.1\n")
+    assert "'acquisition.interval_seconds'" in msg
 
 
 @pytest.mark.parametrize(("value", "seconds"), [("10", 10.0), ("10.5", 10.5), ("3600", 3600.0)])
@@ -574,7 +586,7 @@ def test_two_problems_two_lines(tmp_path: Path) -> None:
     text = "acquisition:\n  interval_seconds: 5\ndongle:\n  model: nope\n"
     paths = setup(tmp_path, text)
     with pytest.raises(ConfigError) as info:
-        load_config(paths, {})
+        load_config(paths, {"SERIAL_PORT": "/dev/ttyUSB0"})
     assert len(info.value.problems) == 2
     lines = str(info.value).splitlines()
     assert len(lines) == 2
@@ -594,7 +606,9 @@ csv: {enabled: "yes", extra: 1}
 influxdb: {enabled: true}
 dongle: {model: x}
 """
-    found = problems(tmp_path, text, env="BROUTE_ID=abc\n", need_broute=True)
+    found = problems(
+        tmp_path, text, env="BROUTE_ID=abc\nSERIAL_PORT=/dev/ttyUSB0\n", need_broute=True
+    )
     for needle in (
         "'acquisiton'",
         "'csv.extra'",
