@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -43,9 +42,8 @@ def assert_clean_files(stack: Stack) -> None:
         assert text.endswith("\n"), f"torn last line in {f.name}"
         lines = text.splitlines()
         assert all(line.count(",") == 4 for line in lines), f"malformed row in {f.name}"
-    rows = [tuple(r.values()) for r in stack.csv_rows()]
-    dupes = [row for row, n in Counter(rows).items() if n > 1]
-    assert not dupes, f"duplicate rows: {dupes[:3]}"
+    # Duplicates are judged against the served log by the callers: two polls within one
+    # second can give identical rows legitimately (E0 does not move in half a second).
 
 
 @pytest.fixture
