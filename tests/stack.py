@@ -126,7 +126,7 @@ class Stack:
                 self.proc.wait()
 
     # --- processes --------------------------------------------------------------------
-    def rpc(self):  # noqa: ANN201 - an xmlrpc proxy
+    def rpc(self):
         from common.supervisor_rpc import supervisor
 
         return supervisor(self.runtime_dir / "supervisor.sock").supervisor

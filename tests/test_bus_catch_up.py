@@ -1,4 +1,4 @@
-"""Subscribers get every reading exactly once, whatever PUB/SUB drops (real sockets, real journal)."""
+"""Every reading reaches a subscriber exactly once, whatever PUB/SUB drops (real sockets)."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ class RadioBus:
                 "E7",
                 "",
                 float(i),
-            )  # fmt: skip
+            )
             for i in range(n)
         ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -131,11 +132,8 @@ def small_disk(tmp_path):
 def test_full_disk_is_named_and_nothing_is_lost_when_space_returns(small_disk: Path):
     filler = small_disk / "filler"
     # Leave room for the header and a row or two, then the disk is full.
-    with filler.open("wb") as f:
-        try:
-            f.write(b"x" * (128 * 1024 - 4096 + 200))
-        except OSError:
-            pass
+    with filler.open("wb") as f, contextlib.suppress(OSError):
+        f.write(b"x" * (128 * 1024 - 4096 + 200))
     stack = Stack(small_disk.parent, settings=FAST)
     try:
         stack.start()
