@@ -1,308 +1,270 @@
 """The SKSTACK IP command set of a Wi-SUN dongle, as seen on its serial port.
 
 Bytes from the host go in through :meth:`SkStackDongle.feed`; everything the dongle prints
-goes out through the ``output`` callback, some of it later through ``schedule`` (scan
-results, the PANA exchange, the meter's answers).
+goes out through :class:`SkOutput`.  Answers follow research notes §4.2 and the dialect
+table: argument counts (FAIL ER05), CR-only ROPT/WOPT (FAIL ER04 where absent), echo while
+register SFE is 1, SKSENDTO's raw data with or without a trailing CRLF.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 
-from services.simulator.dialects import DongleDialect
-from services.simulator.meter import SimulatedMeter
+from services.simulator.faults import Faults
+from services.simulator.pana import ECHONET_PORT, Pana
+from services.simulator.pans import RadioEnvironment, link_local
+from services.simulator.sk_input import CommandLine, CommandReader, SendTo
+from services.simulator.sk_output import CRLF, SkOutput
 
 log = logging.getLogger("simulator.dongle")
 
-CRLF = b"\r\n"
-ECHONET_PORT = 0x0E1A
-PANA_PORT = 0x02CC
+MAX_DATALEN = 0x04D0
+REGISTERS = {  # factory values of the registers a host may touch
+    "S02": "21", "S03": "FFFF", "S07": "00000000", "S0A": "00000000", "S15": "1",
+    "S16": "00015180", "S17": "1", "SA0": "1", "SA1": "1", "SA2": "0", "SF0": "0",
+    "SFB": "0", "SFD": "00000000", "SFE": "1", "SFF": "0",
+}  # fmt: skip
+_HEX = re.compile(r"[0-9A-Fa-f]+")
 
 
-def link_local(mac: str) -> str:
-    """FE80::/64 address of a 64-bit MAC (universal/local bit flipped), SKSTACK spelling."""
-    iid = int(mac, 16) ^ (1 << 57)
-    groups = [f"{(iid >> s) & 0xFFFF:04X}" for s in (48, 32, 16, 0)]
-    return "FE80:0000:0000:0000:" + ":".join(groups)
+class CommandError(Exception):
+    def __init__(self, code: str) -> None:
+        self.code = code
 
 
-@dataclass
-class Pan:
-    """One meter's network as the scan sees it."""
-
-    mac: str = "001D129012345678"
-    channel: int = 0x21
-    pan_id: int = 0x8CF5
-    lqi: int = 0xE1
-
-    @property
-    def ip(self) -> str:
-        return link_local(self.mac)
-
-
-@dataclass
-class Timing:
-    """Delays in seconds; defaults are fast (tests), --realistic uses the hardware's."""
-
-    scan: float = 0.3
-    join: float = 0.3
-    answer: float = 0.05
-
-    @classmethod
-    def realistic(cls) -> Timing:
-        return cls(scan=17.5, join=3.0, answer=0.8)
+def _hex(text: str, digits: int | None = None) -> int:
+    if not _HEX.fullmatch(text) or (digits is not None and len(text) != digits):
+        raise CommandError("ER06")
+    return int(text, 16)
 
 
 class SkStackDongle:
     def __init__(
         self,
-        dialect: DongleDialect,
-        meter: SimulatedMeter,
-        output: Callable[[bytes], None],
-        schedule: Callable[[float, Callable[[], None]], None],
+        out: SkOutput,
+        pana: Pana,
+        env: RadioEnvironment,
+        faults: Faults,
         rbid: str | None = None,
         password: str | None = None,
-        pan: Pan | None = None,
-        timing: Timing | None = None,
     ) -> None:
-        self.dialect = dialect
-        self.meter = meter
-        self.out = output
-        self.schedule = schedule
+        self.out = out
+        self.dialect = out.dialect
+        self.pana = pana
+        self.env = env
+        self.faults = faults
         self.expected_rbid = rbid
         self.expected_password = password
-        self.pan = pan or Pan()
-        self.timing = timing or Timing()
-        self.mac = "001D129012ABCDEF"
-        self.buffer = bytearray()
-        # SKSENDTO's header has a fixed number of words per dialect; its last is DATALEN.
-        words = dialect.sendto_args - 1
-        self._sendto_header = re.compile(rb"SKSENDTO((?: [^ \r\n]+){%d}) ([0-9A-Fa-f]{4}) " % words)
+        self.reader = CommandReader()
         self.reset()
 
     def reset(self) -> None:
-        self.registers: dict[str, str] = {"S02": "21", "S03": "FFFF", "SFE": "1", "SA2": "0"}
+        self.registers = dict(REGISTERS)
         self.rbid = ""
         self.password = ""
-        self.session = False
+        self.pana.session = None
+        self.out.rssi = False
 
-    # --- input ------------------------------------------------------------------------
+    def credentials_ok(self) -> bool:
+        return bool(self.rbid and self.password) and (
+            self.expected_rbid in (None, self.rbid)
+            and self.expected_password in (None, self.password)
+        )
+
+    # --- input ---------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
-        self.buffer += data
-        while self._take_one():
-            pass
+        if not self.out.powered or self.faults.active("hang"):
+            return  # a hung dongle takes nothing in
+        for cmd in self.reader.feed(data):
+            try:
+                if isinstance(cmd, SendTo):
+                    self._echo(cmd.header)
+                    self._sendto(cmd.args, cmd.data)
+                else:
+                    self._line(cmd)
+            except CommandError as exc:
+                self.out.lines(f"FAIL {exc.code}")
 
-    def _take_one(self) -> bool:
-        buf = self.buffer
-        while buf[:1] in (b"\r", b"\n"):
-            del buf[:1]
-        if not buf:
-            return False
-        if buf.startswith(b"SKSENDTO"):
-            m = self._sendto_header.match(buf)
-            if m is None:
-                if CRLF in buf:  # a SKSENDTO line without a data length: syntax error
-                    line, _, rest = bytes(buf).partition(CRLF)
-                    self.buffer = bytearray(rest)
-                    self._echo(line)
-                    self.out(b"FAIL ER06" + CRLF)
-                    return True
-                return False
-            length = int(m.group(2), 16)
-            end = m.end() + length
-            if len(buf) < end:
-                return False
-            header, data = bytes(buf[: m.end()]), bytes(buf[m.end() : end])
-            del buf[:end]
-            if buf.startswith(CRLF):  # some clients end the data with CRLF: tolerated
-                del buf[:2]
-            self._echo(header)
-            self._sendto([*header.decode("ascii", "replace").split()[1:-1], m.group(2).decode()],
-                         data)  # fmt: skip
-            return True
-        idx = buf.find(b"\r")
-        if idx < 0:
-            return False
-        line = bytes(buf[:idx])
-        del buf[: idx + 1]
-        if buf[:1] == b"\n":
-            del buf[:1]
-        self._echo(line)
-        self._command(line.decode("ascii", "replace").split())
-        return True
+    def _echo(self, raw: bytes, end: bytes = CRLF) -> None:
+        if self.registers["SFE"] == "1":
+            self.out.emit(raw + end)
 
-    def _echo(self, line: bytes) -> None:
-        if self.registers.get("SFE", "1") == "1":
-            self.out(line + CRLF)
-
-    # --- commands ---------------------------------------------------------------------
-    def _command(self, words: list[str]) -> None:
+    def _line(self, cmd: CommandLine) -> None:
+        words = cmd.text.split()
         if not words:
             return
         name, args = words[0].upper(), words[1:]
-        handler = getattr(self, f"_cmd_{name.lower()}", None)
-        if handler is None or not name.startswith("SK"):
-            self.out(b"FAIL ER04" + CRLF)
-            return
+        if name in ("ROPT", "WOPT") and self.dialect.has_wopt:
+            self._echo(cmd.raw, b"\r")
+            return self._product(name, args)
+        self._echo(cmd.raw)
+        handler = getattr(self, f"_cmd_{name.lower()}", None) if name.startswith("SK") else None
+        if handler is None:
+            raise CommandError("ER04")
         handler(args)
 
     def _ok(self) -> None:
-        self.out(b"OK" + CRLF)
+        self.out.lines("OK")
 
-    def _fail(self, code: str) -> None:
-        self.out(f"FAIL {code}".encode() + CRLF)
+    def _argc(self, args: list[str], *counts: int) -> None:
+        if len(args) not in counts:
+            raise CommandError("ER05")
 
+    # --- product commands (CR only) -------------------------------------------------
+    def _product(self, name: str, args: list[str]) -> None:
+        if name == "ROPT":
+            return self.out.lines(f"OK {0 if self.out.binary_payloads else 1:02d}", end=b"\r")
+        if len(args) != 1 or args[0] not in ("00", "01", "0", "1"):
+            return self.out.lines("FAIL ER06", end=b"\r")
+        self.out.binary_payloads = int(args[0]) == 0
+        self.out.lines("OK", end=b"\r")
+
+    # --- SK commands -----------------------------------------------------------------
     def _cmd_skreset(self, args: list[str]) -> None:
         self.reset()
         self._ok()
 
     def _cmd_skver(self, args: list[str]) -> None:
-        self.out(f"EVER {self.dialect.version}".encode() + CRLF)
-        self._ok()
+        self.out.lines(f"EVER {self.dialect.version}", "OK")
+
+    def _cmd_skappver(self, args: list[str]) -> None:
+        if self.dialect.app_version is None:
+            raise CommandError("ER04")
+        self.out.lines(f"EAPPVER {self.dialect.app_version}", "OK")
 
     def _cmd_skinfo(self, args: list[str]) -> None:
-        ch = self.registers["S02"]
-        pan = self.registers["S03"]
-        self.out(f"EINFO {link_local(self.mac)} {self.mac} {ch} {pan} FFFE".encode() + CRLF)
-        self._ok()
+        ch, pan = int(self.registers["S02"], 16), int(self.registers["S03"], 16)
+        self.out.lines(self.dialect.einfo(self.out.ip, self.out.mac, ch, pan), "OK")
 
     def _cmd_sksetrbid(self, args: list[str]) -> None:
-        if len(args) != 1:
-            return self._fail("ER05")
+        self._argc(args, 1)
+        if len(args[0]) != 32:
+            raise CommandError("ER06")
         self.rbid = args[0]
         self._ok()
 
     def _cmd_sksetpwd(self, args: list[str]) -> None:
-        if len(args) != 2:
-            return self._fail("ER05")
-        try:
-            length = int(args[0], 16)
-        except ValueError:
-            return self._fail("ER06")
-        if length != len(args[1]) or not 1 <= length <= 32:
-            return self._fail("ER06")
+        self._argc(args, 2)
+        if _hex(args[0]) != len(args[1]) or not 1 <= len(args[1]) <= 32:
+            raise CommandError("ER06")
         self.password = args[1]
         self._ok()
 
     def _cmd_sksreg(self, args: list[str]) -> None:
-        if not args or len(args) > 2:
-            return self._fail("ER05")
+        self._argc(args, 1, 2)
         reg = args[0].upper()
         if not reg.startswith("S"):
-            return self._fail("ER06")
+            raise CommandError("ER06")
         reg = "S" + reg[1:].rjust(2, "0")
+        if reg not in self.registers:
+            raise CommandError("ER06")
         if len(args) == 1:
-            self.out(f"ESREG {self.registers.get(reg, '0')}".encode() + CRLF)
-        else:
-            self.registers[reg] = args[1].upper()
+            return self.out.lines(f"ESREG {self.registers[reg]}", "OK")
+        value = args[1].upper()
+        _hex(value)
+        if reg == "S02" and not 0x21 <= int(value, 16) <= 0x3C:
+            raise CommandError("ER06")
+        if reg in ("SFE", "SA2") and value not in ("0", "1"):
+            raise CommandError("ER06")
+        self.registers[reg] = value
+        # The RSSI token exists on dual-stack firmware only; single-stack takes SA2 and
+        # ignores it (momonga sets it on every dongle).
+        self.out.rssi = self.registers["SA2"] == "1" and self.dialect.dual_stack
         self._ok()
 
     def _cmd_skscan(self, args: list[str]) -> None:
-        if len(args) != self.dialect.scan_args:
-            return self._fail("ER05")
-        mode = args[0]
+        self._argc(args, self.dialect.scan_args)
+        mode = _hex(args[0])
+        _hex(args[1], 8)
+        duration = _hex(args[2])
+        if mode not in (0, 2, 3) or duration > 14:
+            raise CommandError("ER06")
+        if self.dialect.dual_stack and args[3] not in ("0", "1"):
+            raise CommandError("ER06")
         self._ok()
-        self.schedule(self.timing.scan, lambda: self._scan_result(mode == "2"))
+        self.out.later(self.pana.timing.scan_time(duration), lambda: self._scan_result(mode))
 
-    def _scan_result(self, with_pair_id: bool) -> None:
-        pan = self.pan
-        me = link_local(self.mac)
-        lines = [
-            f"EVENT 20 {pan.ip}",
-            "EPANDESC",
-            f"  Channel:{pan.channel:02X}",
-            "  Channel Page:09",
-            f"  Pan ID:{pan.pan_id:04X}",
-            f"  Addr:{pan.mac}",
-            f"  LQI:{pan.lqi:02X}",
-        ]
-        if with_pair_id and self.expected_rbid:
-            lines.append(f"  PairID:{self.expected_rbid[-8:]}")
-        elif with_pair_id:
-            lines.append(f"  PairID:{(self.rbid or '0' * 8)[-8:]}")
-        lines.append(f"EVENT 22 {me}")
-        self.out(b"".join(line.encode() + CRLF for line in lines))
+    def _scan_result(self, mode: int) -> None:
+        me = self.out.ip
+        if mode == 0:  # energy detect scan
+            self.out.lines("EEDSCAN", " ".join(f"{ch:02X} 1A" for ch in range(0x21, 0x3D)))
+            return self.out.event(0x1F, me)
+        pans = [] if self.faults.active("no-pan") else self.env.scan(
+            self.rbid, self.faults.active("extra-pans")
+        )  # fmt: skip
+        lines: list[str] = []
+        late: list[str] = []
+        for pan in pans:
+            lines.append(self.out.event_line(0x20, pan.ip))
+            desc = pan.epandesc(mode == 2, self.dialect.dual_stack)
+            (late if self.faults.active("late-epandesc") else lines).extend(desc)
+        lines.append(self.out.event_line(0x22, me))
+        self.out.lines(*lines)
+        if late:  # hsakoh keeps reading 500 ms after EVENT 22 for this reason
+            self.out.later(0.2, lambda: self.out.lines(*late))
 
     def _cmd_skll64(self, args: list[str]) -> None:
-        if len(args) != 1:
-            return self._fail("ER05")
-        try:
-            self.out(link_local(args[0]).encode() + CRLF)
-        except ValueError:
-            self._fail("ER06")
+        self._argc(args, 1)
+        _hex(args[0], 16)
+        self.out.lines(link_local(args[0]))  # one line, no OK
 
     def _cmd_skjoin(self, args: list[str]) -> None:
-        if len(args) != 1:
-            return self._fail("ER05")
+        self._argc(args, self.dialect.join_args)
+        if ":" not in args[0]:
+            raise CommandError("ER06")
         self._ok()
-        self.schedule(self.timing.join, lambda: self._pana(args[0].upper()))
+        ch, pan = int(self.registers["S02"], 16), int(self.registers["S03"], 16)
+        self.pana.join(args[0].upper(), ch, pan)
 
     def _cmd_skrejoin(self, args: list[str]) -> None:
-        if not self.session:
-            return self._fail("ER10")
+        if self.pana.session is None:
+            raise CommandError("ER10")
         self._ok()
-        self.schedule(self.timing.join, lambda: self._pana(self.pan.ip))
-
-    def _pana(self, target: str) -> None:
-        pan = self.pan
-        reachable = (
-            target == pan.ip
-            and int(self.registers["S02"], 16) == pan.channel
-            and int(self.registers["S03"], 16) == pan.pan_id
-        )
-        if not reachable:
-            self._event(0x24, pan.ip if target == pan.ip else target)
-            return
-        self._event(0x21, pan.ip, "02")
-        self._event(0x02, pan.ip)
-        for _ in range(2):
-            self._erxudp(PANA_PORT, os.urandom(88), secured=False)
-        self._event(0x21, pan.ip, "00")
-        good = (self.expected_rbid in (None, self.rbid)) and (
-            self.expected_password in (None, self.password)
-        )
-        if good and self.rbid and self.password:
-            self.session = True
-            self._event(0x25, pan.ip)
-            self.schedule(0.1, lambda: self._erxudp(ECHONET_PORT, self.meter.instance_list_inf()))
-        else:
-            self.session = False
-            self._event(0x24, pan.ip)
+        self.pana.rejoin()
 
     def _cmd_skterm(self, args: list[str]) -> None:
-        if not self.session:
-            return self._fail("ER10")
-        self.session = False
+        if self.pana.session is None:
+            raise CommandError("ER10")
         self._ok()
-        self.schedule(0.05, lambda: self._event(0x27, self.pan.ip))
+        self.pana.terminate()
+
+    def _cmd_sksendto(self, args: list[str]) -> None:
+        # Only reached for a SKSENDTO that never had a valid header (no data followed).
+        self._argc(args, self.dialect.sendto_args)
+        raise CommandError("ER06")
 
     def _sendto(self, args: list[str], data: bytes) -> None:
-        if len(args) != self.dialect.sendto_args:
-            return self._fail("ER05")
-        target, port = args[1].upper(), args[2].upper()
-        self._event(0x21, target, "00")
-        self._ok()
-        if not (self.session and target == self.pan.ip and port == f"{ECHONET_PORT:04X}"):
+        self._argc(args, self.dialect.sendto_args)
+        handle, ip, port, sec = _hex(args[0]), args[1].upper(), _hex(args[2]), _hex(args[3])
+        if not 1 <= handle <= 6 or port == 0 or sec > 2 or len(data) > MAX_DATALEN:
+            raise CommandError("ER06")
+        if self.dialect.dual_stack and args[4] not in ("0", "1"):
+            raise CommandError("ER06")
+        delivered = not (
+            self.faults.active("tx-limit")
+            or self.faults.fire("tx-fail") is not None
+            or self.pana.reachable(ip) is None  # no MAC-layer ACK from a node not there
+        )
+        lines = []
+        if delivered and self.faults.fire("ns-on-send") is not None:
+            lines += [self.out.event_line(0x21, ip, "02"), self.out.event_line(0x02, ip)]
+        if self.faults.fire("no-tx-event") is None:
+            lines.append(self.out.event_line(0x21, ip, "00" if delivered else "01"))
+        self.out.lines(*lines, "OK")
+        if not delivered:
             return
-        answer = self.meter.handle(data)
-        if answer is not None:
-            self.schedule(self.timing.answer, lambda: self._erxudp(ECHONET_PORT, answer))
+        for answer in self.pana.to_meter(ip, port, sec != 0, data):
+            self._answer(answer)
 
-    # --- output -----------------------------------------------------------------------
-    def _event(self, num: int, addr: str, param: str | None = None) -> None:
-        parts = ["EVENT", f"{num:02X}", addr]
-        if self.dialect.dual_stack:
-            parts.append("0")
-        if param is not None:
-            parts.append(param)
-        self.out(" ".join(parts).encode() + CRLF)
-
-    def _erxudp(self, port: int, payload: bytes, secured: bool = True) -> None:
-        pan = self.pan
-        parts = ["ERXUDP", pan.ip, link_local(self.mac), f"{port:04X}", f"{port:04X}", pan.mac,
-                 "1" if secured else "0", f"{len(payload):04X}", payload.hex().upper()]  # fmt: skip
-        self.out(" ".join(parts).encode() + CRLF)
+    def _answer(self, payload: bytes) -> None:
+        if self.faults.fire("drop-responses") is not None:
+            return
+        delay = self.pana.timing.answer
+        slow = self.faults.fire("slow")
+        if slow is not None:
+            delay += float(slow["seconds"])
+        session = self.pana.session
+        assert session is not None
+        pan = session.pan
+        self.out.later(delay, lambda: self.out.erxudp(pan, ECHONET_PORT, payload))

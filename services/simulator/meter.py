@@ -1,27 +1,19 @@
-"""A plausible low-voltage smart meter (ECHONET Lite class 0x0288) behind the simulated dongle.
+"""A low-voltage smart meter (ECHONET Lite class 0x0288) behind the simulated dongle.
 
-The meter owns the ground truth: its power curve, its energy counters and every value it
-serves.  It encodes values with ``struct``-level arithmetic of its own (not with the logger's
-decoder) and writes each served property to the served log, which tests compare the
-logger's output against.
+It answers Get (several EPCs per frame; an EPC it lacks turns the answer into Get_SNA with
+PDC 0 for that EPC), SetC/SetI (E5, ED, EF), INF_REQ, and takes INFC_Res for the INFC it
+sent.  Frames it cannot parse, and services it does not offer, it ignores, as a meter does.
+Every property value it sends goes to the served log.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import random
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal
-from pathlib import Path
-from typing import IO
-from zoneinfo import ZoneInfo
+import logging
+from collections import deque
+from typing import Any
 
 from common.echonet import (
+    EOJ_CONTROLLER,
     EOJ_NODE_PROFILE,
     EOJ_SMART_METER,
     ESV,
@@ -29,198 +21,118 @@ from common.echonet import (
     Frame,
     Property,
 )
+from services.simulator.meter_model import MeterClock
+from services.simulator.properties import INSTANCE_LIST, MeterProperties, NodeProfileProperties
+from services.simulator.served_log import ServedLog
 
-JST = ZoneInfo("Asia/Tokyo")
-UNIT_CODES = {
-    Decimal("1"): 0x00,
-    Decimal("0.1"): 0x01,
-    Decimal("0.01"): 0x02,
-    Decimal("0.001"): 0x03,
-    Decimal("0.0001"): 0x04,
-    Decimal("10"): 0x0A,
-    Decimal("100"): 0x0B,
-    Decimal("1000"): 0x0C,
-    Decimal("10000"): 0x0D,
-}
-GET_MAP = (0x80, 0x82, 0x88, 0x8A, 0x8D, 0x9D, 0x9E, 0x9F, 0xD3, 0xD7, 0xE0, 0xE1, 0xE3, 0xE7,
-           0xE8, 0xEA, 0xEB)  # fmt: skip
+log = logging.getLogger("simulator.meter")
 
-
-@dataclass
-class MeterModel:
-    """The physical truth: power now and the energy counters that integrate it."""
-
-    seed: int = 1
-    coefficient: int = 1
-    unit_kwh: Decimal = Decimal("0.1")
-    digits: int = 6
-    import_kwh: float = 12345.6
-    export_kwh: float = 321.0
-    three_phase: bool = True
-    clock: Callable[[], float] = time.time
-    _rng: random.Random = field(init=False)
-    _last: float = field(init=False)
-    _power: float = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._rng = random.Random(self.seed)
-        self._last = self.clock()
-        self._power = self._sample_power(self._last)
-
-    def _sample_power(self, t: float) -> float:
-        # Household load with a slow swing, minus "solar" that sometimes exceeds it (export).
-        load = 420 + 260 * math.sin(2 * math.pi * t / 900) + self._rng.uniform(-60, 60)
-        solar = max(0.0, 900 * math.sin(2 * math.pi * t / 1500))
-        return load - solar
-
-    def advance(self) -> None:
-        """Integrate energy up to now with the power held since the last step."""
-        now = self.clock()
-        hours = max(0.0, now - self._last) / 3600
-        if self._power >= 0:
-            self.import_kwh += self._power * hours / 1000
-        else:
-            self.export_kwh += -self._power * hours / 1000
-        self._last = now
-        self._power = self._sample_power(now)
-
-    @property
-    def power_w(self) -> int:
-        self.advance()
-        return round(self._power)
-
-    def counter(self, kwh: float) -> int:
-        """The raw E0/E3 count: kWh in units of E1×D3, wrapping at 10**D7."""
-        step = self.unit_kwh * self.coefficient
-        return int(Decimal(repr(kwh)) / step) % (10**self.digits)
-
-    def counter_kwh(self, raw: int) -> float:
-        return float(Decimal(raw) * self.unit_kwh * self.coefficient)
+NOTIFIED = (0xEA, 0xEB)  # the half-hourly announcement
+_SNA = {ESV.GET: ESV.GET_SNA, ESV.SETC: ESV.SETC_SNA, ESV.SETI: ESV.SETI_SNA,
+        ESV.INF_REQ: ESV.INF_SNA}  # fmt: skip
 
 
 class SimulatedMeter:
-    """Answers ECHONET Lite frames like a smart meter and logs what it served."""
-
-    def __init__(
-        self,
-        model: MeterModel | None = None,
-        served_log: Path | None = None,
-        refuse_d3: bool = False,
-    ) -> None:
-        self.model = model or MeterModel()
-        self.refuse_d3 = refuse_d3
-        self._log: IO[str] | None = None
-        if served_log:
-            served_log.parent.mkdir(parents=True, exist_ok=True)
-            self._log = served_log.open("a", encoding="utf-8", buffering=1)
-        self._lock = threading.Lock()
+    def __init__(self, props: MeterProperties, served_log: ServedLog, clock: MeterClock) -> None:
+        self.props = props
+        self.node = NodeProfileProperties()
+        self.served_log = served_log
+        self.clock = clock
+        self.notify_esv = ESV.INF
+        self.infc: deque[dict[str, Any]] = deque(maxlen=100)
+        self.requests = 0
         self._tid = 0
 
+    # --- what the meter says unasked --------------------------------------------------
     def instance_list_inf(self) -> bytes:
         """The node profile's INF announcing the meter, sent right after a PANA join."""
-        self._tid = (self._tid + 1) & 0xFFFF
-        return Frame(
-            self._tid, EOJ_NODE_PROFILE, EOJ_NODE_PROFILE, ESV.INF,
-            (Property(0xD5, bytes.fromhex("01028801")),),
-        ).encode()  # fmt: skip
+        props = (Property(0xD5, INSTANCE_LIST),)
+        return Frame(self._next_tid(), EOJ_NODE_PROFILE, EOJ_NODE_PROFILE, ESV.INF, props).encode()
 
-    def handle(self, payload: bytes) -> bytes | None:
-        """One UDP payload to port 0E1A in, the meter's answer (or None) out."""
+    def notification(self, esv: int | None = None) -> bytes:
+        """EA and EB as INF (or INFC, which expects an INFC_Res) to the controller."""
+        esv = esv or self.notify_esv
+        via = "infc" if esv == ESV.INFC else "inf"
+        props = []
+        for epc in NOTIFIED:
+            served = self.props.get(epc)
+            assert served is not None and served.edt is not None
+            self.served_log.write(epc, served, self.clock.now_dt(), via)
+            props.append(Property(epc, served.edt))
+        tid = self._next_tid()
+        if esv == ESV.INFC:
+            when = self.clock.now_dt().isoformat()
+            epcs = [f"{e:02X}" for e in NOTIFIED]
+            self.infc.append({"tid": tid, "meter_time": when, "epcs": epcs, "answered": False})
+        return Frame(tid, EOJ_SMART_METER, EOJ_CONTROLLER, esv, tuple(props)).encode()
+
+    def _next_tid(self) -> int:
+        self._tid = (self._tid + 1) & 0xFFFF
+        return self._tid
+
+    # --- answering -------------------------------------------------------------------
+    def handle(self, payload: bytes) -> list[bytes]:
+        """One UDP payload to port 0E1A in, the meter's answers out (usually 0 or 1)."""
         try:
             request = Frame.decode(payload)
         except EchonetFormatError:
-            return None  # a real meter ignores what it cannot parse
-        if request.deoj not in (EOJ_SMART_METER, EOJ_NODE_PROFILE) or request.esv != ESV.GET:
-            return None
-        with self._lock:
-            answers = [self._get(p.epc) for p in request.properties]
-        ok = all(edt is not None for edt in answers)
-        props = tuple(
-            Property(p.epc, edt or b"") for p, edt in zip(request.properties, answers, strict=True)
-        )
-        esv = ESV.GET_RES if ok else ESV.GET_SNA
-        return Frame(request.tid, request.deoj, request.seoj, esv, props).encode()
-
-    def _get(self, epc: int) -> bytes | None:
-        m = self.model
-        decoded: dict[str, float | None] | None = None
-        edt: bytes | None
-        if epc == 0xE7:
-            w = m.power_w
-            edt = w.to_bytes(4, "big", signed=True)
-            decoded = {"": float(w)}
-        elif epc in (0xE0, 0xE3):
-            m.advance()
-            raw = m.counter(m.import_kwh if epc == 0xE0 else m.export_kwh)
-            edt = raw.to_bytes(4, "big")
-            decoded = {"": m.counter_kwh(raw)}
-        elif epc == 0xE8:
-            w = m.power_w
-            amps = abs(w) / 100  # 100 V
-            r_raw = round(amps * 10 / (2 if m.three_phase else 1))
-            t_raw = r_raw if m.three_phase else 0x7FFE
-            edt = r_raw.to_bytes(2, "big") + t_raw.to_bytes(2, "big")
-            decoded = {"R": r_raw / 10, "T": t_raw / 10 if m.three_phase else None}
-        elif epc == 0xD3:
-            if self.refuse_d3:
-                self._served(epc, None, None)
-                return None
-            edt = m.coefficient.to_bytes(4, "big")
-            decoded = {"": float(m.coefficient)}
-        elif epc == 0xE1:
-            edt = bytes((UNIT_CODES[m.unit_kwh],))
-            decoded = {"": float(m.unit_kwh)}
-        elif epc == 0xD7:
-            edt = bytes((m.digits,))
-            decoded = {"": float(m.digits)}
-        elif epc in (0xEA, 0xEB):
-            edt, decoded = self._fixed_time(epc)
-        elif epc == 0x80:
-            edt = b"\x30"
-        elif epc == 0x8A:
-            edt = bytes.fromhex("000016")
-        elif epc == 0x8D:
-            edt = b"SIM0000000000001"[:12].ljust(12, b" ")
-        elif epc == 0x82:
-            edt = bytes((0, 0, ord("F"), 0))
-        elif epc == 0x88:
-            edt = b"\x42"
-        elif epc == 0x9F:
-            edt = bytes((len(GET_MAP),)) + _bitmap(GET_MAP)
-        elif epc == 0x9E:
-            edt = bytes((1, 0xE5))
-        elif epc == 0x9D:
-            edt = bytes((3, 0x80, 0xEA, 0xEB))
+            return []
+        deoj = request.deoj
+        if deoj >> 8 == EOJ_SMART_METER >> 8 and deoj & 0xFF in (0, 1):
+            target, obj = self.props, EOJ_SMART_METER  # instance 0 means "all instances"
+        elif deoj in (EOJ_NODE_PROFILE, 0x0EF000):
+            target, obj = self.node, EOJ_NODE_PROFILE
         else:
-            edt = None
-        self._served(epc, edt, decoded)
-        return edt
+            return []
+        self.requests += 1
+        if request.esv == ESV.INFC_RES:
+            self._infc_answered(request)
+            return []
+        if request.esv in (ESV.GET, ESV.INF_REQ):
+            return [self._get(request, target, obj)]
+        if request.esv in (ESV.SETC, ESV.SETI):
+            answer = self._set(request, target, obj)
+            return [answer] if answer else []
+        return []
 
-    def _fixed_time(self, epc: int) -> tuple[bytes, dict[str, float | None]]:
-        m = self.model
-        m.advance()
-        now = datetime.fromtimestamp(m.clock(), JST)
-        slot = now.replace(minute=0 if now.minute < 30 else 30, second=0, microsecond=0)
-        raw = m.counter(m.import_kwh if epc == 0xEA else m.export_kwh)
-        edt = slot.year.to_bytes(2, "big") + bytes(
-            (slot.month, slot.day, slot.hour, slot.minute, slot.second)
-        ) + raw.to_bytes(4, "big")  # fmt: skip
-        return edt, {"": m.counter_kwh(raw)}
+    def _get(self, request: Frame, target: Any, obj: int) -> bytes:
+        via = "get" if request.esv == ESV.GET else "inf_req"
+        props, ok = [], True
+        for p in request.properties:
+            served = target.get(p.epc)
+            if served is not None and obj == EOJ_SMART_METER:
+                self.served_log.write(p.epc, served, self.clock.now_dt(), via)
+            if served is None or served.edt is None:
+                ok = False
+                props.append(Property(p.epc))
+            else:
+                props.append(Property(p.epc, served.edt))
+        answered = ESV.GET_RES if request.esv == ESV.GET else ESV.INF
+        esv = answered if ok else _SNA[ESV(request.esv)]
+        return Frame(request.tid, obj, request.seoj, esv, tuple(props)).encode()
 
-    def _served(self, epc: int, edt: bytes | None, decoded: dict[str, float | None] | None) -> None:
-        if self._log is None:
-            return
-        entry = {
-            "time": datetime.now(JST).isoformat(timespec="milliseconds"),
-            "epc": f"{epc:02X}",
-            "raw": edt.hex().upper() if edt is not None else None,
-            "decoded": decoded,
-        }
-        self._log.write(json.dumps(entry) + "\n")
+    def _set(self, request: Frame, target: Any, obj: int) -> bytes | None:
+        props, ok = [], True
+        for p in request.properties:
+            if target.set(p.epc, p.edt):
+                props.append(Property(p.epc))
+            else:
+                ok = False
+                props.append(Property(p.epc, p.edt))  # a refused Set returns what was sent
+        if ok and request.esv == ESV.SETI:
+            return None
+        esv = ESV.SET_RES if ok else _SNA[ESV(request.esv)]
+        return Frame(request.tid, obj, request.seoj, esv, tuple(props)).encode()
 
-
-def _bitmap(epcs: tuple[int, ...]) -> bytes:
-    out = bytearray(16)
-    for epc in epcs:
-        out[epc & 0x0F] |= 1 << ((epc >> 4) - 8)
-    return bytes(out)
+    def _infc_answered(self, answer: Frame) -> None:
+        for record in self.infc:
+            if record["tid"] == answer.tid and not record["answered"]:
+                epcs = [f"{p.epc:02X}" for p in answer.properties]
+                record["answered"] = True
+                record["valid"] = epcs == record["epcs"] and all(
+                    not p.edt for p in answer.properties
+                )
+                record["answered_at"] = self.clock.now_dt().isoformat()
+                log.info("INFC %04X answered (%s)", answer.tid, record["valid"])
+                return
+        log.info("INFC_Res for unknown TID %04X", answer.tid)
