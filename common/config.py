@@ -52,8 +52,9 @@ DEFAULTS: dict[str, Any] = {
         "journal_max_readings": 150_000,
         "journal_max_days": 7,
     },
-    "dongle": {"model": "auto"},
+    "dongle": {"model": "auto", "driver": "builtin", "keilog_path": "keilog"},
 }
+DONGLE_DRIVERS = ("builtin", "keilog")
 DONGLE_MODELS = ("auto", "rl7023-ips", "bp35a1", "rl7023-dss", "bp35c2", "rs-wsuha-p")
 
 
@@ -123,6 +124,8 @@ class Config:
     csv: CsvSettings
     storage: StorageSettings
     dongle_model: str
+    dongle_driver: str  # builtin, or keilog (the seed's library, optional)
+    keilog_path: Path  # a checkout of https://github.com/kjmat/keilog (for driver keilog)
     serial_port: str
     broute_id: Secret
     broute_password: Secret
@@ -364,6 +367,12 @@ def load_config(
     )
     influx_enabled = _bool(s["influxdb"].get("enabled", False), "influxdb.enabled", problems)
 
+    driver = str(s["dongle"]["driver"]).lower()
+    if driver not in DONGLE_DRIVERS:
+        problems.append(
+            f"settings.yml: 'dongle.driver' {driver!r} is not one of {', '.join(DONGLE_DRIVERS)}"
+        )
+    keilog_path = _directory(s["dongle"]["keilog_path"], "dongle.keilog_path", paths, problems)
     model = str(s["dongle"]["model"]).lower()
     if model not in DONGLE_MODELS:
         problems.append(
@@ -405,6 +414,8 @@ def load_config(
         csv=csv,
         storage=storage,
         dongle_model=model,
+        dongle_driver=driver,
+        keilog_path=keilog_path,
         serial_port=serial_port,
         broute_id=broute_id,
         broute_password=broute_password,
