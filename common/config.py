@@ -52,6 +52,7 @@ DEFAULTS: dict[str, Any] = {
         "journal_max_readings": 150_000,
         "journal_max_days": 7,
     },
+    "health": {"bind": "127.0.0.1", "port": 8780},
     "dongle": {"model": "auto", "driver": "builtin", "keilog_path": "keilog"},
 }
 DONGLE_DRIVERS = ("builtin", "keilog")
@@ -114,6 +115,12 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class HealthSettings:
+    bind: str
+    port: int
+
+
+@dataclass(frozen=True)
 class Config:
     paths: Paths
     unitid: str
@@ -130,6 +137,7 @@ class Config:
     broute_id: Secret
     broute_password: Secret
     influx: InfluxSettings
+    health: HealthSettings
 
     @property
     def uses_simulator(self) -> bool:
@@ -367,6 +375,12 @@ def load_config(
     )
     influx_enabled = _bool(s["influxdb"].get("enabled", False), "influxdb.enabled", problems)
 
+    health = HealthSettings(
+        bind=str(s["health"]["bind"]),
+        port=int(_number(s["health"]["port"], "health.port", 1, problems, whole=True)),
+    )
+    if health.port > 65535:
+        problems.append(f"settings.yml: 'health.port' {health.port} is not a TCP port (1-65535)")
     driver = str(s["dongle"]["driver"]).lower()
     if driver not in DONGLE_DRIVERS:
         problems.append(
@@ -420,6 +434,7 @@ def load_config(
         broute_id=broute_id,
         broute_password=broute_password,
         influx=influx,
+        health=health,
     )
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
 from collections.abc import Callable
 
 from common.config import Config, ConfigError, load_config
+from common.paths import Paths
+from common.status import StatusReporter
 
 
 class Stopper:
@@ -41,6 +44,44 @@ def setup_logging(name: str, level: str = "INFO") -> None:
     )
 
 
+def _config_files_stamp(paths: Paths) -> tuple[float, ...]:
+    stamps = []
+    for path in (paths.config_file, paths.env_file):
+        try:
+            stamps.append(path.stat().st_mtime)
+        except OSError:
+            stamps.append(0.0)
+    return tuple(stamps)
+
+
+def wait_for_config_change(name: str, problems: list[str], stopper: Stopper) -> None:
+    """Under supervisord: say what is wrong, then wait for the files to change.
+
+    Exiting at once would make supervisord restart the service in a tight loop and, after
+    ``startretries``, give up on it (FATAL): the cause would scroll away and the service
+    would not come back when the user fixes the file.  Instead the service stays up, reports
+    ``config-error`` to the health service, and exits when settings.yml or .env changes, so
+    supervisord starts it again with the new configuration.
+    """
+    paths = Paths.from_environ()
+    reporter = StatusReporter(paths, name)
+    reporter.set(
+        "fail",
+        "config-error",
+        problems[0] + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+    )
+    reporter.detail(problems=problems)
+    stamp = _config_files_stamp(paths)
+    logging.getLogger(name).error(
+        "waiting for %s or %s to change", paths.config_file, paths.env_file
+    )
+    while not stopper.wait(2.0):
+        if _config_files_stamp(paths) != stamp:
+            logging.getLogger(name).info("configuration changed; restarting")
+            break
+    reporter.close()
+
+
 def run_service(
     name: str,
     main: Callable[[Config, Stopper], int | None],
@@ -48,13 +89,20 @@ def run_service(
     need_broute: bool = False,
     need_influx: bool = False,
 ) -> None:
-    """Load config (exit 2 with one line per problem), then run ``main`` until it returns."""
+    """Load config, then run ``main`` until it returns.
+
+    A config error is one line per problem on stderr, never a traceback; run by hand the
+    service exits 2, under supervisord it waits for the config to change (see above).
+    """
     setup_logging(name)
     try:
         config = load_config(need_broute=need_broute, need_influx=need_influx)
     except ConfigError as exc:
         for line in exc.problems:
-            print(f"{name}: config error: {line}", file=sys.stderr)
+            print(f"{name}: config error: {line}", file=sys.stderr, flush=True)
+        if os.environ.get("SUPERVISOR_ENABLED"):
+            wait_for_config_change(name, exc.problems, Stopper())
+            sys.exit(0)
         sys.exit(2)
     setup_logging(name, config.log_level)
     stopper = Stopper()

@@ -6,9 +6,12 @@ import csv
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +21,12 @@ import yaml
 PROJECT = Path(__file__).resolve().parent.parent
 DEMO_ID = "00112233445566778899AABBCCDDEEFF"
 DEMO_PASSWORD = "0123456789AB"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> object:
@@ -37,6 +46,23 @@ class Stack:
     env_values: dict[str, str] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen | None = None
+    health_port: int = field(default_factory=lambda: free_port())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.health_port}"
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        """GET from the health service: (status code, body), errors included."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=10) as answer:
+                return answer.status, answer.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+
+    def health(self) -> tuple[int, dict]:
+        code, body = self.get("/health")
+        return code, json.loads(body)
 
     @property
     def home(self) -> Path:
@@ -69,6 +95,7 @@ class Stack:
             SMARTMETER_LOG_DIR=str(self.log_dir),
             SERIAL_PORT=self.env_values.get("SERIAL_PORT", "simulator"),
         )
+        env.setdefault("SMARTMETER_FATAL_COOLDOWN", "2")
         env.update(self.extra_env)
         return env
 
@@ -82,6 +109,7 @@ class Stack:
             "csv": {"enabled": True, "directory": str(self.csv_dir)},
             "logging": {"level": "DEBUG"},
             "storage": {"flush_interval_seconds": 1},
+            "health": {"bind": "127.0.0.1", "port": self.health_port},
         }
         for key, value in self.settings.items():
             if isinstance(value, dict):

@@ -10,6 +10,7 @@ from datetime import datetime
 from common.bus import CatchUpSubscriber, Cursor
 from common.config import Config
 from common.service import Stopper, run_service
+from common.status import StatusReporter
 from services.csv_rotator.daily_csv import DailyCsv
 from services.csv_rotator.housekeeping import oldest_kept, tidy
 from services.csv_rotator.state import CsvState
@@ -33,6 +34,8 @@ class CsvRotator:
         )
         self.cause = "ok"
         self.rows_written = 0
+        self.status = StatusReporter(config.paths, "csv_rotator")
+        self.status.set("pass", "ok", f"writing to {config.csv.directory}")
 
     def flush(self) -> bool:
         """Make pending rows durable, then the cursor; on failure replay them later."""
@@ -67,14 +70,31 @@ class CsvRotator:
                     cause, self.config.csv.directory, exc.strerror or exc,
                 )  # fmt: skip
             self.cause = cause
+            self.status.set(
+                "fail", cause,
+                f"cannot write to {self.config.csv.directory}: {exc.strerror or exc}; "
+                "free some space (rows wait in the radio's journal meanwhile)",
+            )  # fmt: skip
             return False
         self.csv.accept(sizes)
         self.state = new
         self.rows_written += rows
+        self.status.detail(
+            last_write=datetime.now(self.config.timezone).isoformat(timespec="seconds"),
+            files=sorted(sizes)[-2:],
+        )
         if self.cause != "ok":
             log.info("CSV writing works again")
             self.cause = "ok"
+            self.status.set("pass", "ok", f"writing to {self.config.csv.directory}")
         return True
+
+    def _count(self) -> None:
+        c = self.sub.counters
+        self.status.count(
+            rows_written=self.rows_written, pending=self.csv.pending_rows, seq=self.sub.cursor.seq,
+            catch_ups=c.catch_ups, lost=c.lost, malformed=c.malformed, duplicates=c.duplicates,
+        )  # fmt: skip
 
     def run(self, stopper: Stopper) -> None:
         flush_every = self.config.storage.flush_interval_seconds
@@ -86,6 +106,7 @@ class CsvRotator:
             now = time.monotonic()
             if now >= next_flush:
                 self.flush()
+                self._count()
                 next_flush = now + flush_every
             if now >= next_tidy:
                 self._tidy()
@@ -102,6 +123,7 @@ class CsvRotator:
 
     def close(self) -> None:
         self.sub.close()
+        self.status.close()
 
 
 def main(config: Config, stopper: Stopper) -> int:

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 
 import click
 
-from common.config import ConfigError, epc_label, load_config, read_settings_env
-from common.paths import PROJECT_ROOT, Paths
-from common.supervisor_rpc import SupervisorUnavailable, process_info
+from common.config import Config, ConfigError, epc_label, load_config
+from common.paths import Paths
+from common.supervisor_rpc import SupervisorUnavailable, supervisor
+from services.ctl import logs as logs_mod
+from services.ctl import readings as readings_mod
+from services.ctl import stack
+from services.ctl.status_report import UNKNOWN, gather, health_url, render
 
-# Exit codes as monitoring plugins expect them.
-OK, WARNING, CRITICAL, UNKNOWN = 0, 1, 2, 3
+SERVICES = ("radio", "csv_rotator", "influx_writer", "health", "simulator")
 
 
 def _version() -> str:
@@ -28,38 +26,56 @@ def _version() -> str:
         return "unknown"
 
 
+def _config_or_exit(paths: Paths, **need: bool) -> Config:
+    try:
+        return load_config(paths, **need)
+    except ConfigError as exc:
+        for line in exc.problems:
+            click.echo(f"config error: {line}", err=True)
+        sys.exit(2)
+
+
+def _health_url(paths: Paths) -> str:
+    try:
+        cfg = load_config(paths)
+        return health_url(cfg.health.bind, cfg.health.port)
+    except ConfigError:
+        return health_url("127.0.0.1", 8780)  # the default, when the config itself is broken
+
+
 @click.group()
 @click.version_option(_version(), prog_name="smartmeterctl")
 def main() -> None:
-    """B-route smart-meter logger: status, configuration check and the supervised stack."""
+    """B-route smart-meter logger: status, readings, logs, configuration and the stack."""
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="machine-readable output")
 def status(as_json: bool) -> None:
-    """Show each process's state; exit 0 OK, 2 CRITICAL, 3 UNKNOWN."""
+    """Processes, radio link, last readings, CSV, InfluxDB, disk and the verdict.
+
+    Exit code as monitoring plugins expect: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    """
     paths = Paths.from_environ()
-    try:
-        procs = process_info(paths.runtime_dir / "supervisor.sock")
-    except SupervisorUnavailable as exc:
-        if as_json:
-            click.echo(json.dumps({"verdict": "unknown", "error": str(exc)}))
-        else:
-            click.echo(f"UNKNOWN: {exc}; start it with scripts/demo or systemctl start smartmeter")
-        sys.exit(UNKNOWN)
-    # A simulator that was never started (real dongle configured) is not a problem.
-    relevant = [p for p in procs if not (p["name"] == "simulator" and p["statename"] == "STOPPED")]
-    bad = [p for p in relevant if p["statename"] != "RUNNING"]
-    verdict = "critical" if bad else "ok"
+    report = gather(paths, _health_url(paths))
     if as_json:
-        keys = ("name", "statename", "description", "pid", "exitstatus", "spawnerr")
-        rows = [{k: p.get(k) for k in keys} for p in procs]
-        click.echo(json.dumps({"verdict": verdict, "processes": rows}, indent=2))
+        click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
+    elif report.code == UNKNOWN and not report.processes:
+        click.echo(f"UNKNOWN: {report.problems[0]}")
     else:
-        for p in procs:
-            click.echo(f"{p['name']:<14} {p['statename']:<9} {p['description']}")
-        click.echo(f"verdict: {verdict.upper()}")
-    sys.exit(CRITICAL if bad else OK)
+        click.echo(render(report))
+    sys.exit(report.code)
+
+
+@main.command()
+@click.option("--follow", "-f", is_flag=True, help="keep printing new readings")
+@click.option("--epc", multiple=True, help="only this property (E7, E0, ...); repeatable")
+@click.option("--last", "count", default=20, show_default=True, help="how many recent readings")
+def readings(follow: bool, epc: tuple[str, ...], count: int) -> None:
+    """The latest readings from the radio's journal (and new ones with --follow)."""
+    paths = Paths.from_environ()
+    cfg = _config_or_exit(paths)
+    sys.exit(readings_mod.show(paths, cfg.timezone, {e.upper() for e in epc}, count, follow))
 
 
 @main.group()
@@ -71,70 +87,59 @@ def config() -> None:
 def config_check() -> None:
     """Validate settings.yml and .env without starting anything."""
     paths = Paths.from_environ()
-    try:
-        cfg = load_config(paths, need_broute=True)
-    except ConfigError as exc:
-        for line in exc.problems:
-            click.echo(f"config error: {line}", err=True)
-        sys.exit(2)
+    cfg = _config_or_exit(paths, need_broute=True)
     meter = "the built-in simulator" if cfg.uses_simulator else cfg.serial_port
     click.echo(f"settings: {paths.config_file}")
     click.echo(f"secrets:  {paths.env_file}")
     click.echo(f"meter:    {meter}, dongle model {cfg.dongle_model}")
-    click.echo(f"polling:  every {cfg.interval_seconds:g} s: "
-               + ", ".join(epc_label(e) for e in cfg.properties))  # fmt: skip
+    props = ", ".join(epc_label(e) for e in cfg.properties)
+    click.echo(f"polling:  every {cfg.interval_seconds:g} s: {props}")
     click.echo(f"csv:      {'to ' + str(cfg.csv.directory) if cfg.csv.enabled else 'disabled'}")
-    click.echo(f"influxdb: {'enabled' if cfg.influx.enabled else 'disabled'}")
+    influx = (
+        f"to {cfg.influx.url}, bucket {cfg.influx.bucket}" if cfg.influx.enabled else "disabled"
+    )
+    click.echo(f"influxdb: {influx}")
+    click.echo(f"health:   {health_url(cfg.health.bind, cfg.health.port)}")
     click.echo("config OK")
 
 
-def stack_environment(paths: Paths) -> dict[str, str]:
-    """The variables supervisord.conf expands, with every directory created."""
-    for d in (paths.runtime_dir, paths.data_dir, paths.log_dir):
-        d.mkdir(parents=True, exist_ok=True)
-    paths.runtime_dir.chmod(0o750)
-    serial_port = read_settings_env(paths).get("SERIAL_PORT", "simulator") or "simulator"
-    env = dict(os.environ)
-    env.update(
-        SMARTMETER_HOME=str(paths.home),
-        SMARTMETER_CONFIG=str(paths.config_file),
-        SMARTMETER_ENV_FILE=str(paths.env_file),
-        SMARTMETER_RUNTIME_DIR=str(paths.runtime_dir),
-        SMARTMETER_DATA_DIR=str(paths.data_dir),
-        SMARTMETER_LOG_DIR=str(paths.log_dir),
-        SMARTMETER_PYTHON=sys.executable,
-        SMARTMETER_SIMULATOR="true" if serial_port.strip() == "simulator" else "false",
-    )
-    return env
+@main.command()
+@click.argument("service", required=False, type=click.Choice(SERVICES))
+def restart(service: str | None) -> None:
+    """Restart one service, or all of them."""
+    paths = Paths.from_environ()
+    try:
+        rpc = supervisor(paths.runtime_dir / "supervisor.sock").supervisor
+        if service is None:
+            rpc.stopAllProcesses(True)
+            rpc.startAllProcesses(True)
+            click.echo("restarted all services")
+            return
+        info = rpc.getProcessInfo(service)
+        if info["statename"] in ("RUNNING", "STARTING", "BACKOFF"):
+            rpc.stopProcess(service, True)
+        rpc.startProcess(service, True)
+        click.echo(f"restarted {service}")
+    except (OSError, SupervisorUnavailable) as exc:
+        click.echo(f"supervisord is not running ({exc})", err=True)
+        sys.exit(UNKNOWN)
+    except Exception as exc:  # xmlrpc Fault: say it in one line
+        click.echo(f"could not restart {service or 'the services'}: {exc}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("service", required=False)
+@click.option("--follow", "-f", is_flag=True, help="keep printing new lines")
+@click.option("--lines", "-n", default=40, show_default=True, help="lines to show from the end")
+def logs(service: str | None, follow: bool, lines: int) -> None:
+    """Show the service logs (all of them, or one)."""
+    paths = Paths.from_environ()
+    sys.exit(logs_mod.show(paths.log_dir, service, lines, follow))
 
 
 @main.command()
 @click.option("--for", "seconds", type=float, help="stop after this many seconds")
 def supervise(seconds: float | None) -> None:
     """Run the whole stack under supervisord in the foreground (Ctrl-C stops it)."""
-    paths = Paths.from_environ()
-    conf = Path(os.environ.get("SMARTMETER_SUPERVISORD_CONF") or PROJECT_ROOT / "supervisord.conf")
-    env = stack_environment(paths)
-    cmd = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(conf)]
-    proc = subprocess.Popen(cmd, env=env)
-
-    def stop(*_: object) -> None:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    deadline = None if seconds is None else time.monotonic() + seconds
-    try:
-        while proc.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                stop()
-                break
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        stop()
-    try:
-        code = proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        code = proc.wait()
-    sys.exit(0 if code in (0, -signal.SIGTERM) else code)
+    stack.supervise(Paths.from_environ(), seconds)

@@ -1,0 +1,62 @@
+"""Running the stack: supervisord in the foreground with the SMARTMETER_* variables set."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common.config import read_settings_env
+from common.paths import PROJECT_ROOT, Paths
+
+
+def stack_environment(paths: Paths) -> dict[str, str]:
+    """The variables supervisord.conf expands, with every directory created."""
+    for d in (paths.runtime_dir, paths.data_dir, paths.log_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    paths.runtime_dir.chmod(0o750)
+    serial_port = read_settings_env(paths).get("SERIAL_PORT", "simulator") or "simulator"
+    env = dict(os.environ)
+    env.update(
+        SMARTMETER_HOME=str(paths.home),
+        SMARTMETER_CONFIG=str(paths.config_file),
+        SMARTMETER_ENV_FILE=str(paths.env_file),
+        SMARTMETER_RUNTIME_DIR=str(paths.runtime_dir),
+        SMARTMETER_DATA_DIR=str(paths.data_dir),
+        SMARTMETER_LOG_DIR=str(paths.log_dir),
+        SMARTMETER_PYTHON=sys.executable,
+        SMARTMETER_SIMULATOR="true" if serial_port.strip() == "simulator" else "false",
+    )
+    return env
+
+
+def supervise(paths: Paths, seconds: float | None) -> None:
+    """Run supervisord in the foreground until Ctrl-C, SIGTERM or ``seconds``."""
+    conf = Path(os.environ.get("SMARTMETER_SUPERVISORD_CONF") or PROJECT_ROOT / "supervisord.conf")
+    env = stack_environment(paths)
+    cmd = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(conf)]
+    proc = subprocess.Popen(cmd, env=env)
+
+    def stop(*_: object) -> None:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    try:
+        while proc.poll() is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                stop()
+                break
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        stop()
+    try:
+        code = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+    sys.exit(0 if code in (0, -signal.SIGTERM) else code)

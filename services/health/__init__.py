@@ -1,0 +1,1 @@
+"""The health service: one verdict from every service's status, readings and supervisord."""

@@ -1,0 +1,61 @@
+"""python -m services.health: GET /health, /metrics and a status page at /."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+
+from common.config import Config
+from common.service import Stopper, run_service
+from services.health import metrics, page, verdict
+from services.health.collector import Collector
+from services.health.server import HealthServer, json_route
+from services.health.state import HealthState
+
+log = logging.getLogger("health")
+
+
+def main(config: Config, stopper: Stopper) -> int:
+    state = HealthState(tz=config.timezone)
+    stop = threading.Event()
+    Collector(config, state, stop).start()
+
+    def html() -> tuple[int, str, bytes]:
+        v = verdict.build(state, config)
+        return verdict.http_code(v), "text/html; charset=utf-8", page.render(state, v).encode()
+
+    def prom() -> tuple[int, str, bytes]:
+        v = verdict.build(state, config)
+        return (
+            200,
+            "text/plain; version=0.0.4; charset=utf-8",
+            metrics.render(state, v, config.unitid).encode(),
+        )
+
+    routes = {
+        "/health": json_route(lambda: verdict.build(state, config), verdict.http_code),
+        "/metrics": prom,
+        "/": html,
+    }
+    try:
+        server = HealthServer(config.health.bind, config.health.port, routes)
+    except OSError as exc:
+        print(
+            f"health: cannot listen on {config.health.bind}:{config.health.port} ({exc.strerror}); "
+            "change health.port in settings.yml or stop what uses it",
+            file=sys.stderr,
+        )
+        stop.set()
+        stopper.wait(30)  # do not spin under supervisord; it restarts us after this
+        return 1
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    log.info("health endpoint on http://%s:%d/health", config.health.bind, config.health.port)
+    stopper.event.wait()
+    server.shutdown()
+    stop.set()
+    return 0
+
+
+if __name__ == "__main__":
+    run_service("health", main)
