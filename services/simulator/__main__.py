@@ -79,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--coefficient", type=int, default=1, help="D3 coefficient")
     g.add_argument("--digits", type=int, choices=range(1, 9), default=6, help="D7 digits")
     g.add_argument("--import-kwh", type=float, default=12345.6, help="E0 at start, kWh")
-    g.add_argument("--export-kwh", type=float, default=321.0, help="E3 at start, kWh")
+    g.add_argument("--export-kwh", type=float, default=4321.0, help="E3 at start, kWh")
     g.add_argument("--single-phase", action="store_true", help="1φ2W: E8 T phase is 7FFE")
     g.add_argument("--no-solar", action="store_true", help="no export, E7 never negative")
     return p.parse_args(argv)

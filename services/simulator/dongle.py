@@ -243,6 +243,7 @@ class SkStackDongle:
             raise CommandError("ER06")
         delivered = not (
             self.faults.active("tx-limit")
+            or self.pana.reauthenticating
             or self.faults.fire("tx-fail") is not None
             or self.pana.reachable(ip) is None  # no MAC-layer ACK from a node not there
         )

@@ -29,9 +29,9 @@ PANA_PORT = 0x02CC
 class Timing:
     """Real-time delays in seconds; defaults are fast (tests), --realistic is hardware-like."""
 
-    scan: float = 0.3
-    join: float = 0.3
-    answer: float = 0.05
+    scan: float = 0.1
+    join: float = 0.1
+    answer: float = 0.02
     instance_list: float = 0.1
     scan_from_duration: bool = False  # 0.0096 s × (2^D + 1) × 28 channels
 
@@ -73,11 +73,17 @@ class Pana:
         self.lifetime = lifetime
         self.credentials_ok = credentials_ok
         self.session: Session | None = None
+        self.reauthentications = 0
         self._terminated_at = -1e9
 
     @property
     def established(self) -> bool:
         return self.session is not None and not self.session.reauthenticating
+
+    @property
+    def reauthenticating(self) -> bool:
+        """Keys are being renewed: the dongle sends nothing to the meter meanwhile."""
+        return self.session is not None and self.session.reauthenticating
 
     def reachable(self, ip: str) -> Pan | None:
         return self.env.find(ip, self.faults.active("extra-pans"))
@@ -150,6 +156,7 @@ class Pana:
         if s is None or s.reauthenticating:
             return False
         s.reauthenticating = True
+        self.reauthentications += 1
         self.out.event(0x29, s.pan.ip)
 
         def done() -> None:

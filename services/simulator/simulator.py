@@ -51,7 +51,7 @@ class Options:
     coefficient: int = 1
     digits: int = 6
     import_kwh: float = 12345.6
-    export_kwh: float = 321.0
+    export_kwh: float = 4321.0
     single_phase: bool = False
     solar: bool = True
     faults: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
@@ -190,6 +190,7 @@ class Simulator:
                 "meter_ip": s.pan.ip, "reauthenticating": s.reauthenticating,
                 "expires_in": s.expires - now,
             },
+            "reauthentications": self.pana.reauthentications,
             "meter": {"mac": pan.mac, "ip": pan.ip, "channel": pan.channel, "pan_id": pan.pan_id},
             "faults": self.faults.snapshot(),
             "binary_payloads": self.out.binary_payloads,
