@@ -92,8 +92,7 @@ def test_a_missing_dongle_is_named(stack):
         60,
         "a named radio cause",
     )
-    rc, js = ctl_status(stack)
-    assert rc == 2
+    assert ctl_status(stack)[0] == 2
 
 
 def test_low_disk_is_a_warning(tmp_path):
@@ -218,7 +217,7 @@ def test_fatal_program_comes_back_and_is_counted(stack):
     restarts = json.loads((stack.runtime_dir / "restarts.json").read_text())
     assert restarts["radio"]["fatal"] >= 1 and restarts["radio"]["restarted"] >= 1
     wait_for(lambda: verdict(stack) == "pass", 60, "/health pass again")
-    rc, js = ctl_status(stack)
+    js = ctl_status(stack)[1]
     radio = next(p for p in js["processes"] if p["name"] == "radio")
     assert radio["restarts"] >= 1
 
@@ -227,8 +226,11 @@ def test_config_error_waits_instead_of_crash_looping_and_recovers_when_fixed(tmp
     stack = make(tmp_path / "s", env_values={"BROUTE_ID": "TOO-SHORT"})
     try:
         stack.start()
-        wait_for(lambda: "config-error" in json.dumps(stack.health()[1]) if verdict(stack) else False,
-                 60, "config-error in /health")  # fmt: skip
+
+        def named() -> bool:
+            return bool(verdict(stack)) and "config-error" in json.dumps(stack.health()[1])
+
+        wait_for(named, 60, "config-error in /health")
         link = stack.health()[1]["checks"]["radio:link"][0]
         assert link["status"] == "fail" and "BROUTE_ID" in link["output"]
         assert stack.info("radio")["statename"] == "RUNNING"  # waiting, not FATAL
