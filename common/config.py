@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Any] = {
     "acquisition": {
         "interval_seconds": 30,
         "properties": ["D3", "D7", "E1", "E7", "E0", "E3"],
+        # Groups with their own period, e.g. [{properties: [E7], every_seconds: 30}, ...];
+        # empty: the flat form above (properties every interval_seconds).
+        "schedule": [],
     },
     "logging": {"level": "INFO"},
     "csv": {"enabled": True, "directory": "logs", "gzip_after_days": 0, "retention_days": 0},
@@ -121,6 +124,17 @@ class HealthSettings:
 
 
 @dataclass(frozen=True)
+class ScheduleGroup:
+    """Properties read together every ``every_seconds`` (acquisition.schedule)."""
+
+    properties: tuple[int, ...]
+    every_seconds: float
+
+
+SCHEDULE_ENTRY_KEYS = ("properties", "every_seconds")
+
+
+@dataclass(frozen=True)
 class Config:
     paths: Paths
     unitid: str
@@ -138,10 +152,17 @@ class Config:
     broute_password: Secret
     influx: InfluxSettings
     health: HealthSettings
+    # What to read when: the flat form is one group (properties every interval_seconds).
+    schedule: tuple[ScheduleGroup, ...] = ()
 
     @property
     def uses_simulator(self) -> bool:
         return self.serial_port == SIMULATOR
+
+    @property
+    def interval_floor(self) -> float:
+        """No property is read more often than this (the simulator may be read faster)."""
+        return SIMULATOR_INTERVAL_FLOOR_SECONDS if self.uses_simulator else INTERVAL_FLOOR_SECONDS
 
     @property
     def serial_device(self) -> Path:
@@ -314,22 +335,15 @@ def load_config(
             "settings.yml: 'acquisition.properties' must be a list of EPCs, e.g. [E7, E0, E3]"
         )
         raw_props = []
-    allowed = ", ".join(f"{e:02X}" for e in sorted(MEASURABLE_EPCS))
-    for item in raw_props:
-        if isinstance(item, int) and not isinstance(item, bool):
-            epc = item  # YAML reads a bare 0xE7 as the integer 231
-        else:
-            try:
-                epc = parse_epc(str(item))
-            except ValueError:
-                epc = -1
-        if epc not in MEASURABLE_EPCS:
-            problems.append(
-                f"settings.yml: 'acquisition.properties' has {item!r}, which is not a "
-                f"property this logger can record; use some of {allowed}"
-            )
-        elif epc not in properties:
-            properties.append(epc)
+    properties = _epc_list(raw_props, "acquisition.properties", problems)
+
+    floor = _interval_floor(secrets)
+    given_acq = data.get("acquisition") if isinstance(data.get("acquisition"), dict) else {}
+    schedule = _schedule(acq.get("schedule"), "properties" in given_acq, interval, floor, problems)
+    if schedule:
+        properties = list(dict.fromkeys(e for g in schedule for e in g.properties))
+    else:
+        schedule = [ScheduleGroup(tuple(properties), float(interval))]
 
     level = str(s["logging"]["level"]).upper()
     if level not in LOG_LEVELS:
@@ -435,7 +449,79 @@ def load_config(
         broute_password=broute_password,
         influx=influx,
         health=health,
+        schedule=tuple(schedule),
     )
+
+
+def _epc_list(raw: list[Any], key: str, problems: list[str]) -> list[int]:
+    allowed = ", ".join(f"{e:02X}" for e in sorted(MEASURABLE_EPCS))
+    out: list[int] = []
+    for item in raw:
+        if isinstance(item, int) and not isinstance(item, bool):
+            epc = item  # YAML reads a bare 0xE7 as the integer 231
+        else:
+            try:
+                epc = parse_epc(str(item))
+            except ValueError:
+                epc = -1
+        if epc not in MEASURABLE_EPCS:
+            problems.append(
+                f"settings.yml: '{key}' has {item!r}, which is not a "
+                f"property this logger can record; use some of {allowed}"
+            )
+        elif epc not in out:
+            out.append(epc)
+    return out
+
+
+def _schedule(
+    raw: Any, flat_given: bool, interval: Any, floor: float, problems: list[str]
+) -> list[ScheduleGroup]:
+    """acquisition.schedule: groups of properties, each with its own period."""
+    key = "acquisition.schedule"
+    example = "e.g. [{properties: [E7], every_seconds: 30}, {properties: [E0], every_seconds: 300}]"
+    if raw is None or raw == []:
+        return []
+    if not isinstance(raw, list):
+        problems.append(f"settings.yml: '{key}' must be a list of groups, {example}")
+        return []
+    if flat_given:
+        problems.append(
+            f"settings.yml: both 'acquisition.properties' and '{key}' are set; keep one "
+            "(the schedule lists its own properties)"
+        )
+    default_every = interval if isinstance(interval, int | float) else 30
+    groups: list[ScheduleGroup] = []
+    for i, entry in enumerate(raw):
+        where = f"{key}[{i}]"
+        if not isinstance(entry, dict):
+            problems.append(f"settings.yml: '{where}' must be a group: properties:, every_seconds:")
+            continue
+        for name in entry:
+            if name not in SCHEDULE_ENTRY_KEYS:
+                close = difflib.get_close_matches(str(name), SCHEDULE_ENTRY_KEYS, n=1)
+                hint = f"did you mean '{close[0]}'?" if close else "remove it"
+                problems.append(f"settings.yml: unknown setting '{where}.{name}'; {hint}")
+        props = entry.get("properties")
+        if not isinstance(props, list) or not props:
+            problems.append(f"settings.yml: '{where}.properties' must be a list of EPCs, e.g. [E7]")
+            continue
+        epcs = _epc_list(props, f"{where}.properties", problems)
+        every = entry.get("every_seconds", default_every)
+        if isinstance(every, bool) or not isinstance(every, int | float) or not _finite(every):
+            problems.append(
+                f"settings.yml: '{where}.every_seconds' must be a number of seconds, not {every!r}"
+            )
+            continue
+        if every < floor:
+            problems.append(
+                f"settings.yml: '{where}.every_seconds' is {every}, below the {floor:g} s "
+                f"floor that keeps the meter answering; set {floor:g} or more"
+            )
+            continue
+        if epcs:
+            groups.append(ScheduleGroup(tuple(epcs), float(every)))
+    return groups
 
 
 def _finite(value: int | float) -> bool:

@@ -172,12 +172,17 @@ def test_peer_ends_the_session(start):
 def test_transmit_time_limit_window(start):
     sim = start()
     probe = joined(sim)
-    sim.control.fault("tx-limit", seconds=0.6)
+    sim.control.fault("tx-limit")
     assert probe.read_item().startswith("EVENT 32 ")
     items = send_e7(probe)
     assert items[0].endswith(" 01") and not answers(items)
-    assert probe.read_item(timeout=2).startswith("EVENT 33 ")
+    sim.control.clear("tx-limit")
+    assert probe.read_item().startswith("EVENT 33 ")
     assert answers(send_e7(probe))
+    # With `seconds` the window closes by itself.
+    sim.control.fault("tx-limit", seconds=0.3)
+    assert probe.read_item().startswith("EVENT 32 ")
+    assert probe.read_item(timeout=3).startswith("EVENT 33 ")
 
 
 def test_epandesc_after_event_22(start):
@@ -212,7 +217,7 @@ def test_usb_unplug_gives_eio_and_the_link_comes_back(start):
     sim = start()
     probe = joined(sim)
     old_pty = os.readlink(sim.link)
-    sim.control.fault("unplug", seconds=1.0)
+    sim.control.fault("unplug")
     # A hung-up tty, as usb-serial leaves it: reads see end-of-file (pyserial: "device
     # reports readiness to read but returned no data"), writes fail with EIO.
     with pytest.raises(serial.SerialException, match="disconnected"):
@@ -220,6 +225,7 @@ def test_usb_unplug_gives_eio_and_the_link_comes_back(start):
     with pytest.raises(serial.SerialException, match="Errno 5"):
         probe.port.write(b"SKVER\r\n")
     assert not sim.link.exists()
+    sim.control.clear("unplug")  # plugged back in
     deadline = time.monotonic() + 5
     while not sim.link.exists():
         assert time.monotonic() < deadline, "the link never came back"

@@ -142,9 +142,9 @@ def test_energy_counters_integrate_power_over_meter_time(start):
 
 
 def test_counter_wraps_at_ten_to_the_effective_digits(start):
-    # 03:00 in January: about 250 W, so 0.25 kWh to the wrap takes about an hour of meter
-    # time, half a minute of which passes while joining.
-    sim = start("--digits", "4", "--unit", "0.1", "--import-kwh", "999.75", "--no-solar",
+    # 03:00 in January: about 250 W, so 0.5 kWh to the wrap takes about two hours of meter
+    # time (4 s), a few minutes of which pass while joining.
+    sim = start("--digits", "4", "--unit", "0.1", "--import-kwh", "999.5", "--no-solar",
                 "--time-scale", "1800", "--start", "2026-01-10T03:00:00+09:00")  # fmt: skip
     probe = joined(sim)
     seen = []
@@ -155,6 +155,7 @@ def test_counter_wraps_at_ten_to_the_effective_digits(start):
             break
         time.sleep(0.05)
     assert all(v < 10**4 for v in seen)
+    assert seen[0] >= 9950, f"wrapped before the first read: {seen[:3]}"
     assert seen[-1] < seen[-2] and seen[-2] >= 9990, f"no wrap at 10^4: {seen[-5:]}"
 
 
@@ -177,11 +178,11 @@ def test_current_per_phase_matches_power(start, single):
 
 
 def test_fixed_time_energy_is_announced_after_the_half_hour(start):
-    # 11:58 meter time, two meter minutes per second: :00 comes 1 s after start and the
-    # announcement within 5 meter minutes of it.
-    sim = start("--time-scale", "120", "--start", "2026-03-02T11:58:00+09:00")
+    # 11:56 meter time, two meter minutes per second: :00 comes 2 s after start (time to
+    # join) and the announcement within 5 meter minutes of it.
+    sim = start("--time-scale", "120", "--start", "2026-03-02T11:56:00+09:00")
     probe = joined(sim)
-    deadline = time.monotonic() + 8
+    deadline = time.monotonic() + 10
     frame = None
     while time.monotonic() < deadline and frame is None:
         item = probe.read_item(deadline - time.monotonic())

@@ -7,9 +7,11 @@ import sys
 
 from common.config import Config
 from common.service import Stopper, run_service
+from common.status import StatusReporter
 from services.radio.broadcaster import Broadcaster
 from services.radio.journal import Journal
-from services.radio.poller import AlreadyRunning, Poller, take_lock
+from services.radio.poller import Poller
+from services.radio.port_lock import AlreadyRunning, take_lock
 
 log = logging.getLogger("radio")
 
@@ -20,9 +22,18 @@ def main(config: Config, stopper: Stopper) -> int:
     except AlreadyRunning as exc:
         print(f"radio: {exc}; stop the other one first", file=sys.stderr)
         return 3
+    if config.dongle_driver == "keilog":
+        from services.radio.keilog_driver import KeilogMissing, load_keilib
+
+        try:
+            load_keilib(config.keilog_path)
+        except KeilogMissing as exc:
+            print(f"radio: config error: {exc}", file=sys.stderr)
+            return 2
     storage = config.storage
     journal = Journal(storage.journal_path, storage.journal_max_readings, storage.journal_max_days)
-    poller = Poller(config, stopper, journal)
+    reporter = StatusReporter(config.paths, "radio")
+    poller = Poller(config, stopper, journal, reporter)
     broadcaster = Broadcaster(
         config.paths.readings_endpoint,
         config.paths.replay_endpoint,
@@ -31,16 +42,20 @@ def main(config: Config, stopper: Stopper) -> int:
     ).start()
     poller.broadcaster = broadcaster
     log.info(
-        "polling %s every %g s from %s",
-        ",".join(f"{e:02X}" for e in config.properties),
-        config.interval_seconds,
+        "reading %s from %s (driver %s)",
+        "; ".join(
+            f"{','.join(f'{e:02X}' for e in g.properties)} every {g.every_seconds:g} s"
+            for g in config.schedule
+        ),
         "the built-in simulator" if config.uses_simulator else config.serial_port,
+        config.dongle_driver,
     )
     try:
         poller.run()
     finally:
         broadcaster.close()
         journal.close()
+        reporter.close()
     return 0
 
 

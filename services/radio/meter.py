@@ -1,12 +1,21 @@
-"""The smart meter over ECHONET Lite: Get with TID matching, scaling, decoding to readings."""
+"""The smart meter over ECHONET Lite: Get with TID matching, identification, decoding.
+
+One request in flight.  Each Get has its own TID and waits up to 20 s (AIF response timer 1)
+for the answer with that TID; unanswered, it is sent once more with the same TID, so a late
+answer to the first try still counts, and an answer that comes after both tries were given up
+matches nothing and is dropped.  While the dongle holds sends (EVENT 29, EVENT 32) the clock
+of the wait stops.  Frames the meter sends unasked go to the notification handler.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
+from typing import Protocol
 
 from common.echonet import (
     EOJ_SMART_METER,
@@ -17,88 +26,200 @@ from common.echonet import (
     Scaling,
     decode_coefficient,
     decode_digits,
+    decode_energy_raw,
     decode_measurements,
+    decode_property_map,
     decode_unit,
     get_request,
 )
-from services.radio.transport import ErxUdp, Event, SkStackTransport
+from services.radio.condition import RadioCondition
+from services.radio.session import SendFailed
+from services.radio.timing import Timing
+from services.radio.wraparound import CounterWatch
 
 log = logging.getLogger("radio.meter")
 
-ECHONET_PORT = 0x0E1A
-RESPONSE_TIMEOUT = 20.0  # AIF response timer 1 is at least 20 s
+SCALING_EPCS = (0xD3, 0xE1, 0xD7)
+IDENTITY_EPCS = (0x8A, 0x8D, 0x82, 0x9F)
+
+
+class MeterLink(Protocol):
+    """What the meter needs from the layer below (the built-in session or keilog)."""
+
+    @property
+    def held(self) -> bool: ...
+
+    def send(self, payload: bytes) -> None: ...
+
+    def receive(self, timeout: float) -> bytes | None: ...
 
 
 class MeterTimeout(Exception):
-    """The meter did not answer a Get in time."""
+    """The meter did not answer a Get, tries included."""
 
 
 @dataclass(frozen=True)
 class Answer:
-    """One property the meter answered, already decoded."""
+    """One property's decoded value(s) and when the meter answered."""
 
     epc: int
     measurements: list[Measurement]
-    at: datetime  # when the answer arrived
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Identity:
+    maker: str | None
+    serial: str | None
+    release: str | None
+    get_map: frozenset[int] | None  # None: the meter did not say (assume everything)
 
 
 class MeterClient:
-    def __init__(self, transport: SkStackTransport, meter_ip: str, tz) -> None:
-        self.t = transport
-        self.ip = meter_ip
+    def __init__(
+        self,
+        link: MeterLink,
+        timing: Timing,
+        tz: tzinfo,
+        condition: RadioCondition,
+        unsolicited: Callable[[Frame], None] = lambda frame: None,
+    ) -> None:
+        self.link = link
+        self.timing = timing
         self.tz = tz
+        self.condition = condition
+        self.unsolicited = unsolicited
         self.scaling = Scaling()
+        self.watch = CounterWatch(lambda s: condition.count(counter_wraps=1))
+        self.answered = 0  # answers in this session (a session without any is fruitless)
         self._tid = 0
-        self.refused: set[int] = set()
 
+    # --- one request ------------------------------------------------------------------------
     def _next_tid(self) -> int:
-        self._tid = (self._tid + 1) & 0xFFFF
+        self._tid = self._tid % 0xFFFF + 1
         return self._tid
 
-    def get(self, epcs: list[int], timeout: float = RESPONSE_TIMEOUT) -> Frame:
-        """One Get in flight; the answer with our TID (Get_Res or Get_SNA)."""
+    def get(self, epcs: list[int]) -> Frame:
         tid = self._next_tid()
-        self.t.sendto(self.ip, get_request(tid, epcs).encode())
-        deadline = time.monotonic() + timeout
+        request = get_request(tid, epcs).encode()
+        problem = "no answer"
+        for attempt in range(1 + self.timing.retries):
+            if attempt:
+                self.condition.count(retries=1)
+            try:
+                self.link.send(request)
+                self.condition.count(requests=1)
+                answer = self._await(tid)
+            except SendFailed as exc:
+                log.info("Get %s: %s", _hex(epcs), exc)
+                problem = "the dongle could not send it"
+                self.condition.count(send_failures=1)
+                self._pause(self.timing.resend_pause)
+                continue
+            if answer is not None:
+                self.answered += 1
+                return answer
+            self.condition.count(timeouts=1)
+            log.info("no answer to Get %s (TID %04X) within %g s", _hex(epcs), tid,
+                     self.timing.response)  # fmt: skip
+        raise MeterTimeout(f"Get {_hex(epcs)}: {problem} ({1 + self.timing.retries} tries)")
+
+    def _await(self, tid: int) -> Frame | None:
+        deadline = time.monotonic() + self.timing.response
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise MeterTimeout(f"no answer to Get {_hex(epcs)} within {timeout:g} s")
-            item = self.t.next_pending(remaining)
-            if item is None:
+            now = time.monotonic()
+            if now >= deadline:
+                return None
+            payload = self.link.receive(min(0.5, deadline - now))
+            if self.link.held:  # the dongle holds sends: this time does not count
+                deadline += time.monotonic() - now
+            if payload is None:
                 continue
-            if isinstance(item, Event):
-                log.debug("event %02X during Get", item.code)
-                continue
-            frame = self._echonet(item)
+            frame = self._decode(payload)
             if frame is None:
                 continue
-            if frame.tid == tid and frame.esv in (ESV.GET_RES, ESV.GET_SNA):
+            if (
+                is_meter_frame(frame)
+                and frame.tid == tid
+                and frame.esv in (ESV.GET_RES, ESV.GET_SNA)
+            ):
                 return frame
-            log.debug("frame TID %04X ESV %02X is not our answer", frame.tid, frame.esv)
+            self._other(frame)
 
-    def _echonet(self, datagram: ErxUdp) -> Frame | None:
-        if datagram.rport != ECHONET_PORT:
-            return None
+    def _pause(self, seconds: float) -> None:
+        """Wait without sending, still hearing what the meter says."""
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0:
+            payload = self.link.receive(remaining)
+            frame = self._decode(payload) if payload is not None else None
+            if frame is not None:
+                self._other(frame)
+
+    def listen(self, seconds: float) -> None:
+        """Idle until the next request is due, handling notifications."""
+        self._pause(seconds)
+
+    def _decode(self, payload: bytes) -> Frame | None:
         try:
-            frame = Frame.decode(datagram.data)
+            return Frame.decode(payload)
         except EchonetFormatError as exc:
-            log.warning("undecodable ECHONET frame from the meter: %s", exc)
+            log.warning("undecodable ECHONET Lite frame from the meter: %s", exc)
             return None
-        if frame.seoj != EOJ_SMART_METER:
-            return None
-        return frame
 
-    def read_scaling(self) -> list[Answer]:
-        """D3/E1/D7; a refused D3 means coefficient 1 (research notes §4.4)."""
-        frame = self.get([0xD3, 0xE1, 0xD7])
+    def _other(self, frame: Frame) -> None:
+        if frame.esv in (ESV.INF, ESV.INFC):
+            self.unsolicited(frame)
+        else:
+            log.debug("TID %04X ESV %02X: not an answer we wait for", frame.tid, frame.esv)
+
+    # --- what the meter is --------------------------------------------------------------------
+    def identify(self) -> Identity:
+        frame = self.get(list(IDENTITY_EPCS))
+        values = {p.epc: p.edt for p in frame.properties if p.edt}
+        get_map = None
+        if 0x9F in values:
+            try:
+                get_map = decode_property_map(0x9F, values[0x9F])
+            except EchonetFormatError as exc:
+                log.warning("unreadable Get property map: %s", exc)
+        release = values.get(0x82, b"")
+        return Identity(
+            maker=values[0x8A].hex().upper() if 0x8A in values else None,
+            serial=_text(values.get(0x8D)),
+            release=chr(release[2]) if len(release) == 4 and 0x41 <= release[2] <= 0x5A else None,
+            get_map=get_map,
+        )
+
+    # --- values -------------------------------------------------------------------------------
+    def read(self, epcs: list[int]) -> tuple[list[Answer], set[int]]:
+        """Ask for ``epcs``: the answers, and the EPCs the meter refused (Get_SNA, PDC 0)."""
+        frame = self.get(epcs)
         at = datetime.now(self.tz)
-        coefficient, unit, digits = 1, Decimal(1), None
+        props = [p for p in frame.properties if p.epc in epcs]
+        refused = {p.epc for p in props if not p.edt}
+        self._update_scaling([p for p in props if p.edt and p.epc in SCALING_EPCS], refused)
         answers = []
-        for prop in frame.properties:
+        for prop in props:
             if not prop.edt:
-                log.info("the meter does not answer %02X; using its default", prop.epc)
                 continue
+            try:
+                measurements = decode_measurements(prop.epc, prop.edt, self.scaling)
+                if prop.epc in (0xE0, 0xE3):
+                    raw = decode_energy_raw(prop.epc, prop.edt)
+                    if raw is not None:
+                        self.watch.observe(prop.epc, raw, self.scaling)
+            except EchonetFormatError as exc:
+                log.warning("bad value from the meter: %s", exc)
+                continue
+            answers.append(Answer(prop.epc, measurements, at))
+        return answers, refused
+
+    def _update_scaling(self, props: list, refused: set[int]) -> None:
+        coefficient, unit = self.scaling.coefficient, self.scaling.unit_kwh
+        digits = self.scaling.digits
+        if 0xD3 in refused:
+            coefficient = 1  # D3 is optional: a meter without it means 1 (notes §4.4)
+        for prop in props:
             try:
                 if prop.epc == 0xD3:
                     coefficient = decode_coefficient(prop.edt)
@@ -108,29 +229,20 @@ class MeterClient:
                     digits = decode_digits(prop.edt)
             except EchonetFormatError as exc:
                 log.warning("bad scaling property: %s", exc)
-                continue
-            answers.append(Answer(prop.epc, decode_measurements(prop.epc, prop.edt, Scaling()), at))
-        self.scaling = Scaling(coefficient, unit, digits)
-        log.info("scaling: coefficient %d, unit %s kWh, %s digits", coefficient, unit, digits)
-        return answers
+        new = Scaling(coefficient, Decimal(unit), digits)
+        if new != self.scaling:
+            log.info("scaling: coefficient %d, unit %s kWh, %s digits", coefficient, unit, digits)
+            self.scaling = new
 
-    def poll(self, epcs: list[int]) -> list[Answer]:
-        frame = self.get(epcs)
-        at = datetime.now(self.tz)
-        answers = []
-        for prop in frame.properties:
-            if not prop.edt:
-                if prop.epc not in self.refused:
-                    log.warning("the meter refused %02X; it will be skipped", prop.epc)
-                    self.refused.add(prop.epc)
-                continue
-            try:
-                answers.append(
-                    Answer(prop.epc, decode_measurements(prop.epc, prop.edt, self.scaling), at)
-                )
-            except EchonetFormatError as exc:
-                log.warning("bad value from the meter: %s", exc)
-        return answers
+
+def is_meter_frame(frame: Frame) -> bool:
+    return frame.seoj == EOJ_SMART_METER
+
+
+def _text(edt: bytes | None) -> str | None:
+    if not edt:
+        return None
+    return edt.decode("ascii", "replace").strip("\x00 ").strip() or None
 
 
 def _hex(epcs: list[int]) -> str:

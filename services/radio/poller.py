@@ -1,69 +1,76 @@
-"""Open the port, join, poll on schedule, publish; on any failure close and start over."""
+"""The radio's loop: connect, read the meter on schedule, publish; on any failure, recover.
+
+States (docs/radio.md has the diagram): waiting for the device → configuring the dongle →
+scanning (unless a PAN is cached) → joining → joined, where identification, the schedule and
+notifications run, with the send gate closed during re-authentication (EVENT 29) and the
+transmission-time limit (EVENT 32).  Every way out of "joined" leads back up:
+
+- a lost session (EVENT 26, a failed re-authentication) or a meter that stopped answering:
+  SKTERM, a pause, join again (rescan when sessions keep bearing nothing);
+- a port that failed (USB unplugged, EIO): close it, wait for the device path, reopen;
+- a dongle that does not answer: close, back off, reopen.
+
+Backoff is exponential with a cap and jitter, and starts over once readings flow.
+:meth:`Poller._publish` is the one place readings are made.
+"""
 
 from __future__ import annotations
 
-import fcntl
 import logging
-import os
-import random
 import time
 from datetime import datetime
-from pathlib import Path
-
-import serial
+from typing import Any
 
 from common.config import Config
 from common.reading import Reading
 from common.service import Stopper
+from common.status import StatusReporter
 from services.radio.broadcaster import Broadcaster
-from services.radio.dialect import DIALECTS
+from services.radio.condition import RadioCondition, RadioFault, Stopping
 from services.radio.journal import Journal
-from services.radio.meter import Answer, MeterClient, MeterTimeout
-from services.radio.session import Session, SessionError
-from services.radio.transport import SkStackTransport, TransportError
+from services.radio.meter import SCALING_EPCS, Answer, MeterClient, MeterLink, MeterTimeout
+from services.radio.notifications import Notifications, SeenHalfHours
+from services.radio.port_lock import AlreadyRunning, take_lock
+from services.radio.schedule import Schedule
+from services.radio.session import SessionLost
+from services.radio.timing import Backoff, Timing, timing_for
+from services.radio.transport import PortLost, TransportError
+
+__all__ = ["AlreadyRunning", "Poller", "take_lock"]
 
 log = logging.getLogger("radio")
 
 
-class AlreadyRunning(Exception):
-    pass
-
-
-def take_lock(runtime_dir: Path) -> int:
-    """An exclusive lock: a second radio would silently take over the ipc endpoint."""
-    runtime_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(runtime_dir / "radio.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise AlreadyRunning(f"another radio holds {runtime_dir / 'radio.lock'}") from None
-    return fd
-
-
-class Backoff:
-    """Exponential delay with jitter between reconnection attempts."""
-
-    def __init__(self, first: float = 5.0, cap: float = 300.0) -> None:
-        self.first, self.cap, self.attempt = first, cap, 0
-
-    def next(self) -> float:
-        delay = min(self.cap, self.first * 2**self.attempt)
-        self.attempt += 1
-        return delay * random.uniform(0.8, 1.2)
-
-    def reset(self) -> None:
-        self.attempt = 0
-
-
 class Poller:
-    def __init__(self, config: Config, stopper: Stopper, journal: Journal) -> None:
+    def __init__(
+        self,
+        config: Config,
+        stopper: Stopper,
+        journal: Journal,
+        reporter: StatusReporter | None = None,
+        timing: Timing | None = None,
+    ) -> None:
         self.config = config
         self.stopper = stopper
         self.journal = journal
+        self.timing = timing or timing_for(config)
         self.broadcaster: Broadcaster | None = None
-        self.cause = "starting"
-        self.published = 0
+        self.condition = RadioCondition(reporter, on_change=self._cause_changed)
+        self.schedule = Schedule(
+            ((g.properties, g.every_seconds) for g in config.schedule), config.interval_floor
+        )
+        self.seen = SeenHalfHours()
+        self.unsupported: set[int] = set()
+        self._warned: set[int] = set()
+        self._meter: MeterClient | None = None
+
+    @property
+    def cause(self) -> str:
+        return self.condition.cause
+
+    @property
+    def published(self) -> int:
+        return self.condition.counters.published
 
     def status(self) -> dict[str, object]:
         """What the heartbeat carries (read from the broadcaster's thread)."""
@@ -76,93 +83,159 @@ class Poller:
             "journal_dropped": self.journal.dropped,
         }
 
+    def _cause_changed(self) -> None:
+        if self.broadcaster is not None:
+            self.broadcaster.heartbeat_now()
+
+    # --- the loop -----------------------------------------------------------------------------
     def run(self) -> None:
-        backoff = Backoff()
-        while not self.stopper.stopped:
-            try:
-                self._one_session(backoff)
-            except SessionError as exc:
-                self._set_cause(exc.cause, str(exc))
-            except (TransportError, MeterTimeout) as exc:
-                self._set_cause("dongle-not-responding", str(exc))
-            if self.stopper.stopped:
-                break
-            delay = backoff.next()
-            log.info("starting over in %.0f s", delay)
-            self.stopper.wait(delay)
-
-    def _set_cause(self, cause: str, message: str) -> None:
-        self.cause = cause
-        log.error("%s: %s", cause, message)
-
-    def _wait_for_device(self) -> Path:
-        device = self.config.serial_device
-        reported = False
-        while not device.exists():
-            if not reported:
-                self._set_cause(
-                    "dongle-missing",
-                    f"no dongle at {device}; plug it in or fix SERIAL_PORT in the .env file",
-                )
-                reported = True
-            if self.stopper.wait(1.0):
-                raise SessionError("stopping", "stopping")
-        return device
-
-    def _one_session(self, backoff: Backoff) -> None:
-        device = self._wait_for_device()
+        connection = self._connection()
+        backoff = Backoff(self.timing.backoff_first, self.timing.backoff_cap)
+        sessions = 0
         try:
-            port = serial.Serial(str(device), 115200, timeout=0.5, exclusive=True)
-        except (serial.SerialException, OSError) as exc:
-            raise SessionError("dongle-missing", f"cannot open {device}: {exc}") from exc
-        with port:
-            port.reset_input_buffer()
-            model = self.config.dongle_model
-            transport = SkStackTransport(port, DIALECTS.get(model, DIALECTS["rl7023-ips"]))
-            session = Session(transport, self.config)
-            session.configure()
-            self.cause = "scanning"
-            pan = session.scan()
-            ip = session.join(pan)
-            self.cause = "joined"
-            backoff.reset()
-            try:
-                self._poll(MeterClient(transport, ip, self.config.timezone))
-            finally:
-                session.terminate()
+            while not self.stopper.stopped:
+                delay = 0.0
+                try:
+                    link = connection.connect()
+                    if sessions:
+                        self.condition.count(rejoins=1)
+                    sessions += 1
+                    self._serve(link, backoff)
+                except Stopping:
+                    break
+                except SessionLost as exc:
+                    log.warning("session lost: %s; joining again", exc)
+                    delay = self._session_over(connection, backoff)
+                except MeterTimeout as exc:
+                    self.condition.set("meter-not-answering", str(exc))
+                    delay = self._session_over(connection, backoff)
+                except PortLost as exc:
+                    self.condition.set("dongle-missing", str(exc))
+                    connection.drop_port()
+                    delay = self.timing.device_poll
+                except RadioFault as exc:
+                    self.condition.set(exc.cause, str(exc))
+                    if exc.cause == "dongle-not-responding":
+                        connection.drop_port()
+                    delay = backoff.next()
+                except TransportError as exc:  # a command that timed out or failed
+                    self.condition.set("dongle-not-responding", str(exc))
+                    connection.drop_port()
+                    delay = backoff.next()
+                if delay and not self.stopper.stopped:
+                    log.info("trying again in %.1f s", delay)
+                    self.stopper.wait(delay)
+        finally:
+            connection.close()
+            self.condition.set("stopped")
 
-    def _poll(self, meter: MeterClient) -> None:
-        wanted = list(self.config.properties)
-        scaling = [a for a in meter.read_scaling() if a.epc in wanted]
-        self._publish(scaling)
-        fresh = {a.epc for a in scaling}  # the first poll need not ask for these again
-        interval = self.config.interval_seconds
-        next_at = time.monotonic()
+    def _connection(self) -> Any:
+        stopped = lambda: self.stopper.stopped  # noqa: E731 - read at every wait
+        if self.config.dongle_driver == "keilog":
+            from services.radio.keilog_driver import KeilogConnection
+
+            return KeilogConnection(self.config, self.timing, self.condition, stopped)
+        from services.radio.connection import Connection
+
+        return Connection(self.config, self.timing, self.condition, stopped)
+
+    def _session_over(self, connection: Any, backoff: Backoff) -> float:
+        answered = self._meter is not None and self._meter.answered > 0
+        connection.session_ended(answered)
+        self._meter = None
+        # Straight back after a session that worked; back off when sessions bear nothing.
+        return 0.0 if answered else backoff.next()
+
+    # --- joined -------------------------------------------------------------------------------
+    def _serve(self, link: MeterLink, backoff: Backoff) -> None:
+        notifications = Notifications(link.send, self._notified)
+        meter = MeterClient(
+            link,
+            self.timing,
+            self.config.timezone,
+            self.condition,
+            unsolicited=lambda frame: notifications.handle(frame, meter.scaling),
+        )
+        self._meter = meter
+        self._identify(meter)
+        scaling = [e for e in SCALING_EPCS if e not in self.unsupported]
+        answers, refused = meter.read(scaling) if scaling else ([], set())
+        self._refused(refused)
+        self._publish([a for a in answers if a.epc in self.schedule.epcs])
+        self.schedule.start(time.monotonic(), fresh={a.epc for a in answers})
+        self._joined(link)
+        backoff.reset()
         failures = 0
         while not self.stopper.stopped:
-            epcs = [e for e in wanted if e not in meter.refused and e not in fresh]
-            fresh = set()
-            if epcs:
-                try:
-                    self._publish(meter.poll(epcs))
-                    failures = 0
-                except MeterTimeout as exc:
-                    failures += 1
-                    log.warning("%s (%d in a row)", exc, failures)
-                    if failures >= 3:
-                        raise SessionError("meter-not-answering", str(exc)) from exc
-            next_at += interval
-            if next_at < time.monotonic():  # fell behind (slow answers): do not burst
-                next_at = time.monotonic() + interval
-            self.stopper.wait(max(0.0, next_at - time.monotonic()))
+            now = time.monotonic()
+            due = self.schedule.due(now)
+            if not due:
+                next_at = self.schedule.next_at()
+                meter.listen(min(1.0, (next_at or now + 1.0) - now))
+                continue
+            try:
+                answers, refused = meter.read(due)
+            except MeterTimeout as exc:
+                failures += 1
+                self.condition.set("meter-not-answering", f"{exc} ({failures} in a row)")
+                if failures >= self.timing.failures_before_rejoin:
+                    raise
+            else:
+                if failures:
+                    self._joined(link)
+                failures = 0
+                self._refused(refused)
+                self._publish(answers)
+                self._link_details(link)
+            self.schedule.asked(now, due)
+        raise Stopping()
 
-    def _publish(self, answers: list[Answer]) -> None:
+    def _identify(self, meter: MeterClient) -> None:
+        ident = meter.identify()
+        self.condition.detail(meter_maker=ident.maker, meter_serial=ident.serial,
+                              meter_release=ident.release)  # fmt: skip
+        log.info("meter: maker %s, serial %s, release %s", ident.maker, ident.serial,
+                 ident.release)  # fmt: skip
+        self.unsupported = set()
+        self.schedule.unskip()
+        if ident.get_map is not None:
+            wanted = set(self.schedule.epcs) | set(SCALING_EPCS)
+            self._refused({e for e in wanted if e not in ident.get_map}, "is not in its Get map")
+
+    def _refused(self, epcs: set[int], why: str = "refused it (Get_SNA)") -> None:
+        if not epcs:
+            return
+        self.unsupported |= epcs
+        self.schedule.skip(epcs)
+        for epc in sorted(epcs - self._warned):
+            log.warning("the meter %s: %02X; it will not be asked for", why, epc)
+        self._warned |= epcs
+        self.condition.detail(unsupported=[f"{e:02X}" for e in sorted(self.unsupported)])
+
+    def _joined(self, link: MeterLink) -> None:
+        self.condition.set("tx-limited" if link.held else "joined")
+        self._link_details(link)
+
+    def _link_details(self, link: MeterLink) -> None:
+        lqi, rssi = getattr(link, "lqi", None), getattr(link, "rssi_dbm", None)
+        if lqi is not None or rssi is not None:
+            self.condition.detail(lqi=lqi, rssi_dbm=rssi)
+
+    def _notified(self, found: list[tuple[int, list]]) -> None:
+        now = datetime.now(self.config.timezone)
+        self.condition.count(notifications=1)
+        self._publish([Answer(epc, ms, now) for epc, ms in found], source="notify")
+
+    # --- the one place readings are made ---------------------------------------------------------
+    def _publish(self, answers: list[Answer], source: str = "poll") -> None:
         """Number the readings, journal them, then hand them to the broadcaster."""
         readings = []
         for answer in answers:
             for m in answer.measurements:
                 if m.value is None:
                     continue
+                if m.ts is not None and not self.seen.first_time(answer.epc, m.ts):
+                    continue  # this half-hour was published already (INF and poll, INFC again)
                 when = m.ts.replace(tzinfo=self.config.timezone) if m.ts else answer.at
                 readings.append(
                     Reading(
@@ -173,6 +246,7 @@ class Poller:
                         epc=f"{answer.epc:02X}",
                         dataid=m.dataid,
                         value=m.value,
+                        source=source,
                     )
                 )
         if not readings:
@@ -180,8 +254,9 @@ class Poller:
         self.journal.append(readings)
         if self.broadcaster is not None:
             self.broadcaster.publish([r.encode() for r in readings])
-        self.published += len(readings)
-        log.debug("published seq %d..%d", readings[0].seq, readings[-1].seq)
+        self.condition.count(published=len(readings))
+        self.condition.detail(last_reading_at=readings[-1].ts)
+        log.debug("published seq %d..%d", readings[-1].seq - len(readings) + 1, readings[-1].seq)
 
 
 def _iso(when: datetime) -> str:

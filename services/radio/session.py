@@ -1,163 +1,295 @@
-"""The PANA session with the meter: configure the dongle, scan for the meter, join.
+"""The PANA session with the meter: join, the send gate, the events that end it, SKTERM.
 
-Each failure becomes a :class:`SessionError` whose ``cause`` is one of the named causes the
-health service shows (``auth-failed``, ``no-meter-found``, ...).
+Events (research notes §2, "SKSTACK EVENT codes"):
+
+- 24 during a join: refused (wrong credentials, or nobody at that channel/PAN);
+  24 while joined: a failed automatic re-authentication, so the session is gone.
+- 25: joined; or, after 29, re-authentication done.
+- 26: the meter ended the session; 27/28: a termination finished (28: timed out).
+- 29: the module re-authenticates on its own; sends wait until 25 (or 24).
+- 32/33: the ARIB transmission-time limit begins/ends; sends wait in between.  The limit
+  belongs to the dongle and outlives a session, so the :class:`Gate` is the connection's.
+- 21: a send finished (00 ok, 01 failed, 02 neighbour solicitation first).
+
+A SKJOIN right after SKTERM races the meter into EVENT 24 (hsakoh waits 10 s), so the time
+of the last SKTERM is kept in the runtime dir, where a restarted radio finds it too.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from common.config import Config
-from services.radio.dialect import DIALECTS, Dialect, detect
-from services.radio.transport import CommandFailed, Event, SkStackTransport, TransportError
+from services.radio.condition import RadioFault, Stopping
+from services.radio.dialect import Dialect
+from services.radio.scan import PanDescriptor
+from services.radio.sk_reader import ErxUdp, Event
+from services.radio.timing import Timing
+from services.radio.transport import CommandFailed, DongleTimeout, SkTransport
 
 log = logging.getLogger("radio.session")
 
-EVENT_BEACON = 0x20
-EVENT_SCAN_DONE = 0x22
+ECHONET_PORT = 0x0E1A
+EVENT_SEND_DONE = 0x21
 EVENT_PANA_FAILED = 0x24
 EVENT_PANA_OK = 0x25
-SCAN_DURATIONS = (6, 7, 8)
-JOIN_TIMEOUT = 60.0  # SKJOIN's worst case is about 38 s (momonga)
+EVENT_PEER_TERMINATED = 0x26
+EVENT_TERMINATED = 0x27
+EVENT_TERMINATE_TIMEOUT = 0x28
+EVENT_REAUTHENTICATING = 0x29
+EVENT_TX_LIMITED = 0x32
+EVENT_TX_RELEASED = 0x33
+_IPV6 = re.compile(r"^[0-9A-Fa-f]{4}(:[0-9A-Fa-f]{4}){7}$")
 
 
-class SessionError(Exception):
-    def __init__(self, cause: str, message: str) -> None:
-        super().__init__(message)
-        self.cause = cause
+class SessionLost(Exception):
+    """The PANA session ended (EVENT 26, a failed re-authentication, ...): join again."""
 
 
-@dataclass(frozen=True)
-class PanDescriptor:
-    channel: int
-    pan_id: int
-    mac: str
-    lqi: int
-    pair_id: str | None
-
-    @classmethod
-    def parse(cls, fields: dict[str, str]) -> PanDescriptor:
-        return cls(
-            channel=int(fields["Channel"], 16),
-            pan_id=int(fields["Pan ID"], 16),
-            mac=fields["Addr"],
-            lqi=int(fields.get("LQI", "0"), 16),
-            pair_id=fields.get("PairID"),
-        )
+class JoinRefused(Exception):
+    """EVENT 24 in answer to SKJOIN."""
 
 
-def scan_time(duration: int) -> float:
-    """Seconds an active scan over 28 channels takes for a duration exponent."""
-    return 0.0096 * (2**duration + 1) * 28
+class SendFailed(Exception):
+    """EVENT 21 01: the dongle could not deliver the datagram."""
+
+
+@dataclass
+class Gate:
+    """Why sends must wait now, if they must."""
+
+    reauthenticating_since: float | None = None
+    tx_limited_since: float | None = None
+
+    @property
+    def hold(self) -> str | None:
+        """The cause that holds sends: ``tx-limited``, ``reauthenticating`` or None."""
+        if self.tx_limited_since is not None:
+            return "tx-limited"
+        if self.reauthenticating_since is not None:
+            return "reauthenticating"
+        return None
+
+
+class TermMarker:
+    """When this dongle's session was last ended with SKTERM (``radio-skterm``)."""
+
+    def __init__(self, runtime_dir: Path) -> None:
+        self.path = runtime_dir / "radio-skterm"
+
+    def record(self) -> None:
+        try:
+            self.path.write_text(f"{time.time():.3f}\n")
+        except OSError as exc:
+            log.debug("cannot record SKTERM time: %s", exc)
+
+    def wait_remaining(self, pause: float, stopped: Callable[[], bool]) -> None:
+        try:
+            since = time.time() - float(self.path.read_text())
+        except (OSError, ValueError):
+            return
+        if 0 <= since < pause:
+            log.info("waiting %.1f s after SKTERM before joining again", pause - since)
+            end = time.monotonic() + pause - since
+            while time.monotonic() < end:
+                if stopped():
+                    raise Stopping()
+                time.sleep(min(0.1, end - time.monotonic()))
 
 
 class Session:
-    def __init__(self, transport: SkStackTransport, config: Config) -> None:
-        self.t = transport
-        self.config = config
+    def __init__(
+        self,
+        t: SkTransport,
+        dialect: Dialect,
+        timing: Timing,
+        gate: Gate,
+        marker: TermMarker,
+        stopped: Callable[[], bool],
+        on_hold: Callable[[str | None], None] = lambda hold: None,
+    ) -> None:
+        self.t = t
+        self.dialect = dialect
+        self.timing = timing
+        self.gate = gate
+        self.marker = marker
+        self.stopped = stopped
+        self.on_hold = on_hold
         self.meter_ip: str | None = None
         self.pan: PanDescriptor | None = None
+        self.established = False
+        self.lqi: int | None = None
+        self.rssi_dbm: float | None = None
+        self._inbox: deque[bytes] = deque()
+        self._late_send_failure = False
 
-    def configure(self) -> Dialect:
-        """Echo off, identify the dongle, pick its dialect, load the credentials."""
+    # --- join ---------------------------------------------------------------------------
+    def join(self, pan: PanDescriptor) -> None:
+        """Raises JoinRefused (EVENT 24) or RadioFault ``meter-not-answering`` (no answer)."""
+        self.marker.wait_remaining(self.timing.after_term, self.stopped)
         try:
-            self.t.command("SKSREG SFE 0")
-        except TransportError as exc:
-            raise SessionError(
-                "dongle-not-responding", f"the dongle did not answer: {exc}"
-            ) from exc
-        einfo = [ln for ln in self.t.command("SKINFO") if ln.startswith("EINFO")]
-        model = self.config.dongle_model
-        dialect = DIALECTS[model] if model != "auto" else detect(einfo[0].split() if einfo else [])
-        self.t.dialect = dialect
-        log.info("dongle dialect: %s%s", dialect.name, " (detected)" if model == "auto" else "")
-        pwd = self.config.broute_password.reveal()
-        self.t.command(f"SKSETPWD {len(pwd):X} {pwd}")
-        self.t.command(f"SKSETRBID {self.config.broute_id.reveal()}")
-        return dialect
-
-    def scan(self) -> PanDescriptor:
-        pair_id = self.config.broute_id.reveal()[-8:].upper()
-        for duration in SCAN_DURATIONS:
-            found = self._scan_once(duration)
-            ours = [p for p in found if p.pair_id is None or p.pair_id.upper() == pair_id]
-            if ours:
-                best = max(ours, key=lambda p: p.lqi)
-                log.info(
-                    "found the meter: channel %02X, PAN %04X, LQI %d",
-                    best.channel, best.pan_id, best.lqi,
-                )  # fmt: skip
-                return best
-            log.info("scan with duration %d found %d PAN(s), none ours", duration, len(found))
-        raise SessionError(
-            "no-meter-found",
-            "no smart meter answered the scan; move the dongle closer to the meter, or check "
-            "that the B-route service is active for this BROUTE_ID",
-        )
-
-    def _scan_once(self, duration: int) -> list[PanDescriptor]:
-        self.t.command(self.t.dialect.scan_command(duration))
-        deadline = time.monotonic() + scan_time(duration) + 10
-        found: list[PanDescriptor] = []
-        fields: dict[str, str] | None = None
+            self.t.command(f"SKSREG S2 {pan.channel:02X}", self.timing.command)
+            self.t.command(f"SKSREG S3 {pan.pan_id:04X}", self.timing.command)
+            lines = self.t.command(
+                f"SKLL64 {pan.mac}", self.timing.command, done=lambda s: bool(_IPV6.match(s))
+            )
+            ip = next(s for s in lines if _IPV6.match(s)).upper()
+            self.t.command(f"SKJOIN {ip}", self.timing.command)
+        except (CommandFailed, StopIteration) as exc:
+            raise RadioFault("dongle-not-responding", f"joining: {exc}") from exc
+        deadline = time.monotonic() + self.timing.join
         while time.monotonic() < deadline:
-            item = self.t.read_item(deadline - time.monotonic())
-            if item is None:
-                break
-            if isinstance(item, Event):
-                if fields:
-                    found.append(self._descriptor(fields))
-                    fields = None
-                if item.code == EVENT_SCAN_DONE:
-                    return found
-                continue
-            if isinstance(item, str):
-                if item.startswith("EPANDESC"):
-                    fields = {}
-                elif fields is not None and ":" in item:
-                    key, _, value = item.strip().partition(":")
-                    fields[key] = value.strip()
-            else:
-                self.t.pending.append(item)
-        raise SessionError("dongle-not-responding", "the scan did not finish in time")
+            if self.stopped():
+                raise Stopping()
+            item = self.t.next_event(min(0.5, deadline - time.monotonic()))
+            if not isinstance(item, Event):
+                continue  # PANA datagrams (port 02CC), nothing for us
+            if item.code == EVENT_PANA_OK:
+                self.meter_ip, self.pan, self.established = ip, pan, True
+                self.lqi, self.rssi_dbm = pan.lqi, None
+                log.info("joined the meter at %s (%s)", ip, pan)
+                return
+            if item.code == EVENT_PANA_FAILED:
+                raise JoinRefused(f"EVENT 24 from {item.addr}")
+            self._handle(item, joining=True)
+        raise RadioFault("meter-not-answering", f"no PANA answer within {self.timing.join:g} s")
 
-    @staticmethod
-    def _descriptor(fields: dict[str, str]) -> PanDescriptor:
-        return PanDescriptor.parse(fields)
+    # --- data -----------------------------------------------------------------------------
+    @property
+    def held(self) -> bool:
+        return self.gate.hold is not None
 
-    def join(self, pan: PanDescriptor) -> str:
-        self.t.command(f"SKSREG S2 {pan.channel:02X}")
-        self.t.command(f"SKSREG S3 {pan.pan_id:04X}")
-        lines = self.t.command(f"SKLL64 {pan.mac}", expect_ok=False)
-        ip = lines[-1].strip()
+    def send(self, payload: bytes) -> None:
+        """One datagram to the meter, after any hold; SendFailed on EVENT 21 01."""
+        self._wait_gate()
+        assert self.meter_ip is not None
+        self._late_send_failure = False
+        header = self.dialect.sendto_header(self.meter_ip, len(payload))
         try:
-            self.t.command(f"SKJOIN {ip}")
+            events = self.t.sendto(header, payload, self.timing.sendto)
         except CommandFailed as exc:
-            raise SessionError("meter-not-answering", f"SKJOIN refused: {exc}") from exc
-        deadline = time.monotonic() + JOIN_TIMEOUT
-        while time.monotonic() < deadline:
-            item = self.t.next_pending(deadline - time.monotonic())
-            if isinstance(item, Event):
-                if item.code == EVENT_PANA_OK:
-                    self.meter_ip, self.pan = ip, pan
-                    log.info("joined the meter at %s", ip)
-                    return ip
-                if item.code == EVENT_PANA_FAILED:
-                    raise SessionError(
-                        "auth-failed",
-                        "the meter refused the B-route ID or password (EVENT 24); check "
-                        "BROUTE_ID and BROUTE_PASSWORD",
-                    )
-        raise SessionError("meter-not-answering", f"no PANA answer within {JOIN_TIMEOUT:g} s")
+            raise SendFailed(str(exc)) from exc
+        self._absorb_pending()
+        results = [e.param for e in events if e.code == EVENT_SEND_DONE and e.param != "02"]
+        if results and results[-1] == "01":
+            raise SendFailed("EVENT 21 01: the dongle could not deliver the request")
 
-    def terminate(self) -> None:
-        if self.meter_ip is None:
+    def receive(self, timeout: float) -> bytes | None:
+        """The next ECHONET Lite payload, handling events meanwhile; None after ``timeout``."""
+        if self._inbox:
+            return self._inbox.popleft()
+        deadline = time.monotonic() + timeout
+        while not self.stopped():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            item = self.t.next_event(min(0.5, remaining))
+            if isinstance(item, Event):
+                self._handle(item)
+                if self._late_send_failure:
+                    self._late_send_failure = False
+                    raise SendFailed("EVENT 21 01 after the send")
+            elif isinstance(item, ErxUdp) and self._ours(item):
+                return item.data
+        raise Stopping()
+
+    def _ours(self, d: ErxUdp) -> bool:
+        if d.rport != ECHONET_PORT:
+            return False  # PANA (02CC) and anything else
+        if d.lqi is not None or d.rssi_dbm is not None:
+            self.lqi, self.rssi_dbm = d.lqi, d.rssi_dbm
+        return True
+
+    def _absorb_pending(self) -> None:
+        """Events that came during a command take effect now; datagrams wait in order."""
+        queued = list(self.t.pending)
+        self.t.pending.clear()
+        for item in queued:
+            if isinstance(item, Event):
+                self._handle(item)
+            elif self._ours(item):
+                self._inbox.append(item.data)
+
+    def _wait_gate(self) -> None:
+        while (hold := self.gate.hold) is not None:
+            if self.stopped():
+                raise Stopping()
+            now = time.monotonic()
+            if hold == "reauthenticating":
+                started = self.gate.reauthenticating_since or now
+                if now - started > self.timing.reauth_hold:
+                    self.gate.reauthenticating_since = None
+                    raise SessionLost("re-authentication did not finish")
+            elif now - (self.gate.tx_limited_since or now) > self.timing.tx_limit_hold:
+                log.warning("no EVENT 33 after %.0f s; trying a send", self.timing.tx_limit_hold)
+                self.gate.tx_limited_since = None
+                self.on_hold(self.gate.hold)
+                return
+            item = self.t.next_event(0.5)
+            if isinstance(item, Event):
+                self._handle(item)
+            elif isinstance(item, ErxUdp) and self._ours(item):
+                self._inbox.append(item.data)
+
+    # --- events -----------------------------------------------------------------------------
+    def _handle(self, event: Event, joining: bool = False) -> None:
+        code, before = event.code, self.gate.hold
+        if code == EVENT_REAUTHENTICATING and self.established:
+            log.info("EVENT 29: the dongle re-authenticates; requests wait")
+            self.gate.reauthenticating_since = time.monotonic()
+        elif code == EVENT_PANA_OK and self.gate.reauthenticating_since is not None:
+            log.info("EVENT 25: re-authenticated")
+            self.gate.reauthenticating_since = None
+        elif code == EVENT_TX_LIMITED:
+            log.warning("EVENT 32: transmission-time limit reached; requests wait for EVENT 33")
+            self.gate.tx_limited_since = time.monotonic()
+        elif code == EVENT_TX_RELEASED:
+            log.info("EVENT 33: transmission-time limit lifted")
+            self.gate.tx_limited_since = None
+        elif code == EVENT_SEND_DONE and event.param == "01" and not joining:
+            self._late_send_failure = True
+        if self.gate.hold != before:
+            self.on_hold(self.gate.hold)
+        if joining or not self.established:
             return
+        if code == EVENT_PANA_FAILED:
+            self._lost("EVENT 24: the session failed (re-authentication refused)")
+        elif code == EVENT_PEER_TERMINATED:
+            self._lost("EVENT 26: the meter ended the session")
+        elif code in (EVENT_TERMINATED, EVENT_TERMINATE_TIMEOUT):
+            self._lost(f"EVENT {code:02X}: the session was terminated")
+
+    def _lost(self, why: str) -> None:
+        self.established = False
+        if self.gate.reauthenticating_since is not None:
+            self.gate.reauthenticating_since = None
+            self.on_hold(self.gate.hold)
+        raise SessionLost(why)
+
+    # --- end --------------------------------------------------------------------------------
+    def terminate(self) -> None:
+        """SKTERM and its EVENT 27/28 (bounded); a session already gone is fine."""
+        if not self.established:
+            return
+        self.established = False
         try:
-            self.t.command("SKTERM")
-        except TransportError as exc:
-            log.info("SKTERM on shutdown: %s", exc)
-        self.meter_ip = None
+            self.t.command("SKTERM", self.timing.command)
+        except CommandFailed:
+            return  # ER10: the dongle had no session any more
+        except DongleTimeout as exc:
+            log.info("SKTERM: %s", exc)
+            return
+        finally:
+            self.marker.record()
+        deadline = time.monotonic() + self.timing.term
+        while time.monotonic() < deadline:
+            item = self.t.next_event(min(0.5, deadline - time.monotonic()))
+            if isinstance(item, Event) and item.code in (EVENT_TERMINATED, EVENT_TERMINATE_TIMEOUT):
+                log.info("session terminated (EVENT %02X)", item.code)
+                return
+        log.info("no EVENT 27/28 after SKTERM within %g s; treating it as ended", self.timing.term)
