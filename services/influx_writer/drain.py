@@ -105,9 +105,10 @@ class Drainer:
         if held:
             self.health.problem(
                 "clock", "warn", "clock-implausible",
-                f"{self.held} readings carry a time before {EARLIEST_PLAUSIBLE:%Y-%m-%d} or "
-                "more than a day ahead of this clock (is NTP working?); they wait in the "
-                "queue and are sent once the clock is right",
+                f"{held} readings carry a time before {EARLIEST_PLAUSIBLE:%Y-%m-%d} or more than "
+                "a day ahead of this clock and are not sent (is NTP working?). Those ahead go "
+                "once the clock is right; those stamped before were taken while the clock was "
+                "unset and leave the queue after influxdb.queue_max_days",
             )  # fmt: skip
         else:
             self.health.clear("clock")
