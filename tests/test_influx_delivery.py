@@ -159,6 +159,32 @@ def test_a_read_only_server_answering_503_keeps_everything(bus, tmp_path):
             readonly.stop()
 
 
+def test_a_queue_at_its_limit_drops_the_oldest_counts_them_and_says_so(bus, fake, tmp_path):
+    fake.script = lambda req: Answer(503, "down")
+    make = reading_maker(unitid="full")
+    with listening(tmp_path) as status:
+        writer = Writer(tmp_path, fake.url, influx={"queue_max_mb": 1}).start()
+        try:
+            sent = []
+            for _ in range(15):
+                sent += bus.publish_made(1000, make)
+                time.sleep(0.05)
+            s = status.wait(lambda s: s["cause"] == "queue-full", 20, "queue-full")
+            assert s["level"] == "fail" and "oldest are dropped" in s["message"]
+
+            def counted(s: dict) -> int:
+                return s["counters"].get("dropped", 0) + s["counters"].get("queue_depth", 0)
+
+            s = status.wait(lambda s: counted(s) == len(sent), 15, "every reading counted")
+            kept = s["counters"]["queue_depth"]
+            fake.script = lambda req: Answer(204)
+            wait_for(lambda: len(fake.lines(204)) >= kept, 20, "the kept readings")
+        finally:
+            writer.stop()
+    # What was kept is the newest, in order; what is missing was counted.
+    assert fake.lines(204) == [render(r)[0] for r in sent[-kept:]]
+
+
 @pytest.fixture
 def small_disk(tmp_path):
     mount = tmp_path / "data"
@@ -180,6 +206,7 @@ def test_a_full_disk_is_named_and_the_journal_refills_the_queue_when_space_retur
         try:
             sent = bus.publish_made(10, make)
             wait_for(lambda: len(fake.lines(204)) >= 10, 10, "the first readings")
+            assert writer.stop() == 0
             fake.script = lambda req: Answer(503, "down")  # so the queue has to hold them
             filler = small_disk / "filler"
             with filler.open("wb", buffering=0) as f:
@@ -188,6 +215,7 @@ def test_a_full_disk_is_named_and_the_journal_refills_the_queue_when_space_retur
                         f.write(b"x" * 4096)
                 except OSError:
                     pass
+            writer.start()  # its first commit finds the disk full
             sent += bus.publish_made(3000, make)
             s = status.wait(lambda s: s["cause"] == "disk-full", 20, "disk-full")
             assert s["level"] == "fail" and "journal" in s["message"]

@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 
-from common.bus import CatchUpSubscriber
+from common.bus import CatchUpSubscriber, Cursor
 from common.config import Config
 from common.service import Stopper, run_service
 from common.status import StatusReporter
@@ -81,8 +81,12 @@ def _run(config: Config, stopper: Stopper, reporter: StatusReporter) -> int:
         queue, sender, health, ix, Backoff(base=min(1.0, cap), cap=cap),
         after_write=_crash_after_write if os.environ.get(CRASH_AFTER_WRITE_ENV) else None,
     )  # fmt: skip
+    # A copy: the subscriber advances its cursor in place, the queue's is the committed one.
+    committed = queue.cursor
     sub = CatchUpSubscriber(
-        config.paths.readings_endpoint, config.paths.replay_endpoint, queue.cursor
+        config.paths.readings_endpoint,
+        config.paths.replay_endpoint,
+        Cursor(committed.epoch, committed.seq),
     )
     intake = Intake(
         queue, sub, health,

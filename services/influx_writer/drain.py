@@ -105,9 +105,10 @@ class Drainer:
         if held:
             self.health.problem(
                 "clock", "warn", "clock-implausible",
-                f"{self.held} readings carry a time before {EARLIEST_PLAUSIBLE:%Y-%m-%d} or "
-                "more than a day ahead of this clock (is NTP working?); they wait in the "
-                "queue and are sent once the clock is right",
+                f"{held} readings carry a time before {EARLIEST_PLAUSIBLE:%Y-%m-%d} or more than "
+                "a day ahead of this clock and are not sent (is NTP working?). Those ahead go "
+                "once the clock is right; those stamped before were taken while the clock was "
+                "unset and leave the queue after influxdb.queue_max_days",
             )  # fmt: skip
         else:
             self.health.clear("clock")
@@ -129,7 +130,7 @@ class Drainer:
                         len(rows), self.limit)  # fmt: skip
             return 0
         if out.kind == s.BAD_LINES:
-            return self._bisect(rows)
+            return self._bisect(rows, out)
         return self._failed(out)
 
     def _send(self, rows: list[Row]) -> Outcome:
@@ -168,7 +169,8 @@ class Drainer:
         )  # fmt: skip
         if out.kind == s.RETRY and out.retry_after is not None:
             self.backoff.next()  # keep growing, in case the server stops sending it
-            return out.retry_after * random.uniform(1.0, 1.1)
+            # Never sooner than the first backoff step: "Retry-After: 0" is not a licence to spin.
+            return max(out.retry_after, self.backoff.base) * random.uniform(1.0, 1.1)
         return self.backoff.next()
 
     def _refused(self, out: Outcome, n: int) -> None:
@@ -181,7 +183,7 @@ class Drainer:
             hold=REJECT_NOTICE,
         )  # fmt: skip
 
-    def _bisect(self, rows: list[Row]) -> float:
+    def _bisect(self, rows: list[Row], first: Outcome) -> float:
         """Halve a 400 batch until the lines the server refuses are alone.
 
         A line is set aside only if the server took other lines meanwhile: a 400 that every
@@ -191,7 +193,7 @@ class Drainer:
         parts = [rows[: len(rows) // 2], rows[len(rows) // 2 :]] if len(rows) > 1 else []
         budget, accepted = BISECT_BUDGET, 0
         poison: list[tuple[Row, Outcome]] = []
-        last = Outcome(s.BAD_LINES, 400, "the batch was refused")
+        last = first
         while parts and budget > 0:
             part = parts.pop(0)
             out, budget = self._send(part), budget - 1

@@ -163,11 +163,6 @@ class DiskQueue:
     def _save_meta(self, **values: object) -> None:
         self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
-    def _at_cap(self) -> bool:
-        pages = self.db.execute("PRAGMA page_count").fetchone()[0]
-        free = self.db.execute("PRAGMA freelist_count").fetchone()[0]
-        return pages - free >= self.max_pages - 8
-
     # --- intake --------------------------------------------------------------------------
     def enqueue(
         self,
@@ -202,8 +197,9 @@ class DiskQueue:
                 except sqlite3.OperationalError as exc:
                     if not _is_full(exc):
                         raise
-                    at_cap = self._at_cap()
-                    if not at_cap and not wrapped:
+                    # Our own max_page_count, unless the filesystem is what ran out.
+                    disk = self._free_bytes() < self.reserve
+                    if disk and not wrapped:
                         # The filesystem is full; the WAL may only need to start over at
                         # its beginning, in blocks it already has.
                         wrapped = True
@@ -212,7 +208,7 @@ class DiskQueue:
                     if make_room < self.depth:
                         # Our limit, or a full disk while we hold a backlog: the newest
                         # readings matter more than the oldest (dropped, counted).
-                        self.disk_limited = not at_cap
+                        self.disk_limited = disk
                         make_room = min(self.depth, max(2 * make_room, len(rows), 64))
                         continue
                     raise DiskFull(str(exc)) from None
@@ -249,9 +245,6 @@ class DiskQueue:
         self.counters = counters
         self.cursor = Cursor(cursor.epoch, cursor.seq)
         self._bogus_enq = not sane and (self._bogus_enq or bool(rows))
-        if dropped:
-            log.warning("queue full: dropped the %d oldest readings (%d in all)",
-                        dropped, counters["dropped"])  # fmt: skip
         return dropped
 
     def _drop_oldest(self, n: int) -> int:

@@ -150,6 +150,10 @@ class KeilogConnection:
         self.module = load_keilib(config.keilog_path)
         for name in ("keilib", "keilib.broute"):
             logging.getLogger(name).addFilter(_MaskSecrets(Masker(config.secrets())))
+        if (
+            config.log_level != "DEBUG"
+        ):  # keilog narrates every line at INFO: too much for an SD card
+            logging.getLogger("keilib").setLevel(logging.WARNING)
         # keilog keeps scancache.json in the working directory: make that the data dir.
         self.workdir = config.paths.data_dir / "keilog"
         self.device: Any = None

@@ -109,9 +109,9 @@ def _scan_once(
         now = time.monotonic()
         if done_at is not None and ((block is None and beacons <= len(found)) or now > done_at):
             break
-        if now > deadline:
+        if done_at is None and now > deadline:
             raise DongleTimeout(f"the scan did not finish within {timing.scan_wait(duration):g} s")
-        item = t.read_item(min(0.2, deadline - now))
+        item = t.read_item(max(0.01, min(0.2, (done_at or deadline) - now)))
         if isinstance(item, Event):
             block = _close(block, found)
             if item.code == EVENT_BEACON:
