@@ -82,10 +82,16 @@ class CatchUpSubscriber:
             self.dealer = None
 
     def poll(self, timeout_ms: int) -> list[Reading]:
-        """New readings, in order, each once; waits up to ``timeout_ms`` for live ones."""
+        """New readings, in order, each once; waits up to ``timeout_ms`` for live ones.
+
+        While catching up, each call returns at most one page (``PAGE`` readings) and does
+        not wait: call again until :attr:`need_catch_up` is false.
+        """
         out: list[Reading] = []
         if self.need_catch_up:
             out += self._catch_up()
+            if self.need_catch_up:
+                timeout_ms = 0  # more backlog to fetch: come straight back
         if self.sub.poll(timeout_ms):
             while True:
                 try:
@@ -193,11 +199,10 @@ class CatchUpSubscriber:
             got = self._accept(page, replayed=True)
             out += got
             self.counters.catch_ups += 1
-            if len(reply.get("readings", [])) < PAGE:
-                self.need_catch_up = self.cursor.seq < int(reply.get("last", 0))
-                return out
-            if not got:
-                return out  # no progress: avoid spinning; retry on the next poll
+            # One page per poll: a long backlog (a week of journal) arrives in bounded pieces
+            # that the caller can make durable before the next, instead of one huge list.
+            self.need_catch_up = self.cursor.seq < int(reply.get("last", 0))
+            return out
 
     def close(self) -> None:
         self.sub.close()

@@ -86,11 +86,15 @@ class StatusReporter:
         sock.setsockopt(zmq.LINGER, 500)
         sock.setsockopt(zmq.SNDHWM, 10)
         sock.connect(self._endpoint)
+        # The first message after connect is often lost (ZeroMQ's slow joiner), so the first
+        # few come quickly; then one per interval, or at once when something changed.
+        quick = 3
         try:
             while not self._stop.is_set():
                 body = json.dumps(self.snapshot(), separators=(",", ":"), default=str)
                 sock.send_multipart([TOPIC_STATUS, body.encode()])
-                self._wake.wait(self.interval)
+                self._wake.wait(0.3 if quick > 0 else self.interval)
+                quick -= 1
                 self._wake.clear()
         finally:
             # One last status so health knows this was a clean stop, not a hang.

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -67,7 +68,13 @@ def test_pass_then_fail_when_the_radio_stops_then_pass_again(stack):
     assert "E7" in text.stdout and "radio" in text.stdout
 
     stack.rpc().stopProcess("radio")
-    wait_for(lambda: verdict(stack) == "fail", 30, "/health fail")
+
+    def radio_process_failed() -> bool:
+        return verdict(stack) == "fail" and (
+            stack.health()[1]["checks"]["process:radio"][0]["status"] == "fail"
+        )
+
+    wait_for(radio_process_failed, 30, "/health fail with process:radio fail")
     code, doc = stack.health()
     assert code == 503
     assert doc["checks"]["process:radio"][0]["status"] == "fail"
@@ -233,7 +240,10 @@ def test_config_error_waits_instead_of_crash_looping_and_recovers_when_fixed(tmp
         wait_for(named, 60, "config-error in /health")
         link = stack.health()[1]["checks"]["radio:link"][0]
         assert link["status"] == "fail" and "BROUTE_ID" in link["output"]
-        assert stack.info("radio")["statename"] == "RUNNING"  # waiting, not FATAL
+        stack.wait_running("radio")  # waiting for the fix, not crash-looping into FATAL
+        time.sleep(5)
+        assert stack.info("radio")["statename"] == "RUNNING"
+        assert "config-error" in json.dumps(stack.health()[1])
         env = stack.root / "smartmeter.env"
         env.write_text(f"BROUTE_ID={BROUTE_ID}\nBROUTE_PASSWORD={PASSWORD}\n")
         wait_for(lambda: verdict(stack) == "pass", 90, "/health pass after the fix")
