@@ -86,8 +86,15 @@ def fetch_keyrings(flavour: Flavour, cache: Path) -> Path:
     shutil.copy2("/usr/share/keyrings/debian-archive-keyring.gpg", ring)
     for k in flavour.keyrings:
         target = ring / f"{k.fingerprint}.asc"
-        with urllib.request.urlopen(k.url, timeout=60) as answer:
-            target.write_bytes(answer.read())
+        try:
+            with urllib.request.urlopen(k.url, timeout=60) as answer:
+                target.write_bytes(answer.read())
+        except OSError as exc:
+            host_name = k.url.split("/")[2]
+            raise host.HostError(
+                f"cannot fetch {k.url} ({exc}); the {flavour.name} flavour is built on a "
+                f"machine that reaches {host_name}"
+            ) from exc
         shown = subprocess.run(
             ["gpg", "--show-keys", "--with-colons", "--with-fingerprint", target],
             capture_output=True, text=True, check=True,
