@@ -30,7 +30,8 @@ COPY deploy/docker/entrypoint.py ./deploy/docker/entrypoint.py
 RUN uv sync --frozen --no-dev
 
 # The optional keilog driver (dongle.driver: keilog): a checkout made by scripts/get-keilog
-# next to the project is taken into the image; without one, nothing happens.
+# next to the project is taken into the image; without one, nothing happens.  (RUN --mount
+# needs BuildKit: Docker's default builder since 23.0, and what docker compose uses.)
 RUN --mount=type=bind,source=.,target=/context \
     if [ -f /context/keilog/keilib/broute.py ]; then cp -r /context/keilog /app/keilog; fi
 

@@ -119,13 +119,20 @@ class Collector:
 
     # --- views ------------------------------------------------------------------------------
     def since(self, t: float) -> list[Reading]:
+        """Readings the meter answered at or after monotonic time ``t`` (by their own stamp).
+
+        Not by arrival: a reading answered just before ``t`` may reach the subscriber after it.
+        """
+        wall = time.time() - (time.monotonic() - t)
         with self.lock:
-            return [s.reading for s in self.readings if s.at >= t]
+            return [s.reading for s in self.readings if _stamp(s.reading) >= wall or t <= 0]
 
     def first_after(self, t: float, source: str = "poll") -> float | None:
+        """When (monotonic, on arrival) the first reading answered after ``t`` came."""
+        wall = time.time() - (time.monotonic() - t)
         with self.lock:
             for s in self.readings:
-                if s.at >= t and s.reading.source == source:
+                if _stamp(s.reading) >= wall and s.reading.source == source:
                     return s.at
         return None
 
@@ -140,6 +147,10 @@ class Collector:
     def last_status(self) -> dict[str, Any]:
         with self.lock:
             return self.statuses[-1].body if self.statuses else {}
+
+
+def _stamp(reading: Reading) -> float:
+    return datetime.fromisoformat(reading.ts).timestamp()
 
 
 class RadioRig:

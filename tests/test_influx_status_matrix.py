@@ -186,6 +186,17 @@ def test_422_commits_the_batch_and_counts_what_the_server_dropped(rig, fake):
     assert (s["level"], s["cause"]) == ("warn", "influx-rejecting")
 
 
+def test_influxdb_1_8s_400_partial_write_is_a_partial_write_not_poison(rig, fake):
+    rig.fill(10)
+    fake.script = lambda req: Answer(
+        400, 'partial write: field type conflict: input field "value" on measurement '
+        '"smartmeter_power" is type float, already exists as type integer dropped=10')  # fmt: skip
+    assert rig.drainer.step() == 0
+    assert len(fake.requests) == 1 and rig.queue.depth == 0
+    assert rig.queue.counters["rejected"] == 10 and rig.queue.dead_letters() == []
+    assert rig.status()["cause"] == "influx-rejecting"
+
+
 @pytest.mark.parametrize("status", [429, 503])
 def test_retry_after_is_honoured(rig, fake, status):
     rig.fill(5)

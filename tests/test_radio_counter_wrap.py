@@ -17,7 +17,7 @@ from tests.radio_harness import RadioRig, check_against_served
 
 pytestmark = pytest.mark.e2e
 
-SIM = ("--digits", "5", "--import-kwh", "9999.9", "--time-scale", "720", "--no-solar",
+SIM = ("--digits", "5", "--import-kwh", "9999.8", "--time-scale", "360", "--no-solar",
        "--start", "2026-01-15T19:00:00+09:00")  # fmt: skip
 
 
@@ -28,7 +28,7 @@ def test_wrap_is_flagged_and_published_as_served(tmp_path):
     try:
         rig.start()
         rig.wait_readings(2)
-        time.sleep(4)
+        time.sleep(3.5)
         assert rig.stop_radio() == 0
         rig.wait_cause("stopped", timeout=5)
     finally:

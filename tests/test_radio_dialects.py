@@ -87,7 +87,7 @@ def test_noise_and_usb_loss(make_rig, dialect, fault):
     rig = make_rig(dialect)
     rig.wait_readings(2)
     rig.control.fault(fault)
-    time.sleep(1.5)
+    time.sleep(1.0)
     off = time.monotonic()
     rig.control.clear(fault)
     first = rig.wait_readings(3, since=off)

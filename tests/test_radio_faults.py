@@ -101,7 +101,7 @@ def finish(rig: RadioRig) -> None:
 @pytest.mark.parametrize("fault", ["garbage", "no-tx-event", "ns-on-send"])
 def test_wire_noise_does_not_interrupt_readings(make_rig, dialect, fault):
     rig = make_rig(dialect)
-    on, off = switched(rig, fault, 1.5)
+    on, off = switched(rig, fault, 1.0)
     during = [r for r in rig.seen.since(on) if r.source == "poll"]
     assert len(during) >= 6, f"readings stopped during {fault}"
     assert rig.seen.causes(on + 0.1) in ([], ["joined"])
@@ -112,7 +112,7 @@ def test_wire_noise_does_not_interrupt_readings(make_rig, dialect, fault):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_slow_answers_within_the_timeout_are_just_slow(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "slow", 2.0, seconds=0.5)
+    on, off = switched(rig, "slow", 1.5, seconds=0.5)
     assert rig.seen.since(on), "no reading while answers were slow"
     resumed(rig, off, "slow")
     finish(rig)
@@ -124,7 +124,7 @@ def test_answers_later_than_the_timeout_are_not_published_twice(make_rig, dialec
     rig = make_rig(dialect)
     # 1.5 s: past the first try's 1 s; the answer to it matches the retry (same TID), and the
     # retry's own answer later matches nothing.
-    _, off = switched(rig, "slow", 4.0, seconds=1.5)
+    _, off = switched(rig, "slow", 3.0, seconds=1.5)
     resumed(rig, off, "slow")
     finish(rig)
     assert rig.counters()["retries"] >= 1
@@ -133,7 +133,7 @@ def test_answers_later_than_the_timeout_are_not_published_twice(make_rig, dialec
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_meter_without_energy_values_publishes_power_only(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "no-energy", 1.5)
+    on, off = switched(rig, "no-energy", 1.0)
     during = [r.epc for r in rig.seen.since(on + 0.2) if r.seq and r.source == "poll"]
     assert "E7" in during
     resumed(rig, off, "no-energy")
@@ -160,7 +160,7 @@ def test_meter_that_stops_answering_is_named_and_rejoined(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_dongle_that_cannot_send_is_named_and_recovers(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "tx-fail", 3.0)
+    on, off = switched(rig, "tx-fail", 2.0)
     assert "meter-not-answering" in rig.seen.causes(on)
     resumed(rig, off, "tx-fail")
     finish(rig)
@@ -170,7 +170,7 @@ def test_dongle_that_cannot_send_is_named_and_recovers(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_transmission_limit_holds_sends_until_event_33(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "tx-limit", 2.0)
+    on, off = switched(rig, "tx-limit", 1.5)
     assert "tx-limited" in rig.seen.causes(on)
     took = resumed(rig, off, "tx-limit")
     finish(rig)
@@ -187,7 +187,7 @@ def test_transmission_limit_holds_sends_until_event_33(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_hung_dongle_is_named_and_reopened(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "hang", 2.0)
+    on, off = switched(rig, "hang", 1.5)
     assert "dongle-not-responding" in rig.seen.causes(on)
     resumed(rig, off, "hang")
     finish(rig)
@@ -196,7 +196,7 @@ def test_hung_dongle_is_named_and_reopened(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_unplugged_dongle_is_named_and_the_port_reopened(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "unplug", 2.0)
+    on, off = switched(rig, "unplug", 1.5)
     assert "dongle-missing" in rig.seen.causes(on)
     resumed(rig, off, "unplug")
     finish(rig)
@@ -209,7 +209,7 @@ def test_unplugged_dongle_is_named_and_the_port_reopened(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_refused_join_is_named_auth_failed(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "auth-fail", 3.0, then=lambda: rig.control.do("peer-term"))
+    on, off = switched(rig, "auth-fail", 2.0, then=lambda: rig.control.do("peer-term"))
     assert "auth-failed" in rig.seen.causes(on)
     resumed(rig, off, "auth-fail")
     finish(rig)
@@ -292,12 +292,12 @@ def test_session_lifetime_running_out_again_and_again(make_rig, dialect):
     )
     rig.wait_readings(2)
     start = time.monotonic()
-    time.sleep(5)
-    assert len([r for r in rig.seen.since(start) if r.source == "poll"]) >= 20
+    time.sleep(3.5)
+    assert len([r for r in rig.seen.since(start) if r.source == "poll"]) >= 15
     finish(rig)
     assert "reauthenticating" in rig.seen.causes()
     assert rig.counters()["rejoins"] == 1
-    assert rig.log().count("EVENT 29") >= 3
+    assert rig.log().count("EVENT 29") >= 2  # the failed one, then at least one more
 
 
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)

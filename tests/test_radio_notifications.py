@@ -57,7 +57,7 @@ def test_many_half_hours_announced_and_polled_are_each_published_once(make_rig):
         settings={"acquisition": {"interval_seconds": 0.3, "properties": ["E7", "EA"]}},
     )
     rig.wait_readings(2)
-    time.sleep(5)
+    time.sleep(3.5)
     assert rig.stop_radio() == 0
     check_against_served(rig.seen.since(0), rig.served())
     half_hours = {r.ts for r in rig.seen.since(0) if r.epc == "EA"}

@@ -7,6 +7,7 @@ intake (the queue grows, bounded), and a full disk never stops the drain.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -101,12 +102,19 @@ def _run(config: Config, stopper: Stopper, reporter: StatusReporter) -> int:
     )  # fmt: skip
     halt = threading.Event()  # stops the drain thread; set after the intake's last commit
     damaged: list[sqlite3.DatabaseError] = []
+    crashed = threading.Event()
 
     def drain() -> None:
         try:
             drainer.run(halt)
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.DatabaseError as exc:  # OperationalError is handled inside: damage
             damaged.append(exc)
+            stopper.event.set()
+        except Exception:
+            # Never a drain that quietly stopped while the intake goes on: exit, and let
+            # supervisord start a fresh process (the queue and the journal keep everything).
+            log.exception("the drain thread failed; exiting so supervisord restarts it")
+            crashed.set()
             stopper.event.set()
 
     thread = threading.Thread(target=drain, name="drain", daemon=True)
@@ -120,7 +128,8 @@ def _run(config: Config, stopper: Stopper, reporter: StatusReporter) -> int:
         drainer.wake.set()
         # An HTTP write in flight may take up to the timeout; supervisord waits longer.
         thread.join(timeout=ix.timeout_seconds + 2)
-        drainer.numbers()
+        with contextlib.suppress(sqlite3.Error):
+            drainer.numbers()  # the final counts, for the last status
         sub.close()
         sender.close()
     if damaged:
@@ -130,7 +139,7 @@ def _run(config: Config, stopper: Stopper, reporter: StatusReporter) -> int:
         time.sleep(1)  # let the status reporter tell health
         return 1
     queue.close()
-    return 0
+    return 1 if crashed.is_set() else 0
 
 
 if __name__ == "__main__":

@@ -76,6 +76,12 @@ def classify_status(status: int, message: str, retry_after: str | None, lines: i
     reason = message.strip()
     if 200 <= status < 300:
         return Outcome(OK, status)
+    if status == 422 or (status == 400 and "partial write" in reason):
+        # InfluxDB 1.8's v2 endpoint says 400 "partial write: ... dropped=N" where v2 says
+        # 422: either way the other points are stored and retrying cannot help these.
+        m = _DROPPED.search(reason)
+        rejected = min(int(m.group(1)), lines) if m else lines
+        return Outcome(PARTIAL, status, reason, rejected=rejected)
     if status == 400:
         return Outcome(BAD_LINES, status, reason)
     if status in (401, 403):
@@ -84,10 +90,6 @@ def classify_status(status: int, message: str, retry_after: str | None, lines: i
         return Outcome(MISSING, status, reason)
     if status == 413:
         return Outcome(TOO_LARGE, status, reason)
-    if status == 422:
-        m = _DROPPED.search(reason)
-        rejected = min(int(m.group(1)), lines) if m else lines
-        return Outcome(PARTIAL, status, reason, rejected=rejected)
     if status == 429 or status >= 500:
         return Outcome(RETRY, status, reason, parse_retry_after(retry_after))
     return Outcome(REFUSED, status, reason)

@@ -38,6 +38,7 @@ log = logging.getLogger("radio")
 
 JOIN_FAILURES_BEFORE_RESCAN = 3
 FRUITLESS_SESSIONS_BEFORE_RESCAN = 2
+SHUTDOWN_TERM_WAIT = 5.0
 
 
 class Connection:
@@ -202,7 +203,8 @@ class Connection:
         """Shutdown: end the session properly (SKTERM), then close the port."""
         if self.session is not None:
             try:
-                self.session.terminate()
+                # Short: supervisord gives a stopping radio 15 s before it kills it.
+                self.session.terminate(wait=min(self.timing.term, SHUTDOWN_TERM_WAIT))
             except (PortLost, DongleTimeout, Stopping) as exc:
                 log.info("SKTERM on shutdown: %s", exc)
         self.drop_port()

@@ -92,6 +92,7 @@ class MeterClient:
         self.scaling = Scaling()
         self.watch = CounterWatch(lambda s: condition.count(counter_wraps=1))
         self.answered = 0  # answers in this session (a session without any is fruitless)
+        self.last_sent_at: float | None = None  # when the last request really left
         self._tid = 0
 
     # --- one request ------------------------------------------------------------------------
@@ -108,6 +109,7 @@ class MeterClient:
                 self.condition.count(retries=1)
             try:
                 self.link.send(request)
+                self.last_sent_at = time.monotonic()
                 self.condition.count(requests=1)
                 answer = self._await(tid)
             except SendFailed as exc:

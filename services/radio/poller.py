@@ -92,11 +92,13 @@ class Poller:
         connection = self._connection()
         backoff = Backoff(self.timing.backoff_first, self.timing.backoff_cap)
         sessions = 0
+        lost_ports = 0  # PortLost in a row: a device that opens but fails at once must not spin
         try:
             while not self.stopper.stopped:
                 delay = 0.0
                 try:
                     link = connection.connect()
+                    lost_ports = 0
                     if sessions:
                         self.condition.count(rejoins=1)
                     sessions += 1
@@ -112,7 +114,8 @@ class Poller:
                 except PortLost as exc:
                     self.condition.set("dongle-missing", str(exc))
                     connection.drop_port()
-                    delay = self.timing.device_poll
+                    lost_ports += 1
+                    delay = self.timing.device_poll if lost_ports == 1 else backoff.next()
                 except RadioFault as exc:
                     self.condition.set(exc.cause, str(exc))
                     if exc.cause == "dongle-not-responding":
@@ -171,13 +174,15 @@ class Poller:
             due = self.schedule.due(now)
             if not due:
                 next_at = self.schedule.next_at()
-                meter.listen(min(1.0, (next_at or now + 1.0) - now))
+                meter.listen(max(0.01, min(1.0, (next_at or now + 1.0) - now)))
                 continue
             try:
                 answers, refused = meter.read(due)
             except MeterTimeout as exc:
                 failures += 1
-                self.condition.set("meter-not-answering", f"{exc} ({failures} in a row)")
+                log.warning("%s (%d in a row)", exc, failures)
+                if failures >= 2:  # one lost answer is radio life; two in a row are a problem
+                    self.condition.set("meter-not-answering", f"{exc} ({failures} in a row)")
                 if failures >= self.timing.failures_before_rejoin:
                     raise
             else:
@@ -187,7 +192,7 @@ class Poller:
                 self._refused(refused)
                 self._publish(answers)
                 self._link_details(link)
-            self.schedule.asked(now, due)
+            self.schedule.asked(now, due, meter.last_sent_at)
         raise Stopping()
 
     def _identify(self, meter: MeterClient) -> None:

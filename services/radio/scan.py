@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from services.radio.condition import RadioFault
+from services.radio.condition import RadioFault, Stopping
 from services.radio.dialect import Dialect
 from services.radio.sk_reader import Event
 from services.radio.timing import Timing
@@ -71,7 +71,7 @@ def active_scan(
     seen: list[PanDescriptor] = []
     for duration in SCAN_DURATIONS:
         if stopped():
-            break
+            raise Stopping()
         found = _scan_once(t, dialect, duration, timing, stopped)
         best = choose(found, pair_id)
         if best is not None:

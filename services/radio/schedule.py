@@ -60,10 +60,14 @@ class Schedule:
                     out.append(epc)
         return out
 
-    def asked(self, now: float, epcs: Iterable[int]) -> None:
-        """The due groups were asked (answered or not): each moves on by its period."""
+    def asked(self, now: float, epcs: Iterable[int], sent_at: float | None = None) -> None:
+        """The groups due at ``now`` were asked (answered or not): each moves on by its period.
+
+        ``sent_at`` is when the request really left (later than ``now`` when sends were held);
+        the floor counts from there.
+        """
         for epc in epcs:
-            self._last[epc] = now
+            self._last[epc] = max(now, sent_at or now)
         for g in self.groups:
             if g.next_at <= now:
                 g.next_at += g.every
@@ -71,6 +75,11 @@ class Schedule:
                     g.next_at = now + g.every
 
     def next_at(self) -> float | None:
-        """When the next group falls due; None when nothing is left to ask for."""
-        live = [g.next_at for g in self.groups if set(g.epcs) - self.skipped]
-        return min(live) if live else None
+        """When something can next be asked for; None when nothing is left to ask for."""
+        times = []
+        for g in self.groups:
+            live = [e for e in g.epcs if e not in self.skipped]
+            if live:
+                allowed = min(self._last.get(e, -1e18) + self.floor for e in live)
+                times.append(max(g.next_at, allowed))
+        return min(times) if times else None

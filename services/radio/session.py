@@ -272,7 +272,7 @@ class Session:
         raise SessionLost(why)
 
     # --- end --------------------------------------------------------------------------------
-    def terminate(self) -> None:
+    def terminate(self, wait: float | None = None) -> None:
         """SKTERM and its EVENT 27/28 (bounded); a session already gone is fine."""
         if not self.established:
             return
@@ -286,10 +286,11 @@ class Session:
             return
         finally:
             self.marker.record()
-        deadline = time.monotonic() + self.timing.term
+        wait = self.timing.term if wait is None else wait
+        deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             item = self.t.next_event(min(0.5, deadline - time.monotonic()))
             if isinstance(item, Event) and item.code in (EVENT_TERMINATED, EVENT_TERMINATE_TIMEOUT):
                 log.info("session terminated (EVENT %02X)", item.code)
                 return
-        log.info("no EVENT 27/28 after SKTERM within %g s; treating it as ended", self.timing.term)
+        log.info("no EVENT 27/28 after SKTERM within %g s; treating it as ended", wait)

@@ -1,0 +1,1 @@
+"""image/build: the SD-card image of the smart-meter logger."""
