@@ -401,6 +401,13 @@ def load_config(
             f"settings.yml: 'dongle.driver' {driver!r} is not one of {', '.join(DONGLE_DRIVERS)}"
         )
     keilog_path = _directory(s["dongle"]["keilog_path"], "dongle.keilog_path", paths, problems)
+    if driver == "keilog" and not (keilog_path / "keilib" / "broute.py").is_file():
+        problems.append(
+            f"settings.yml: 'dongle.driver' is keilog but there is no keilog checkout at "
+            f"'dongle.keilog_path' ({keilog_path}); run scripts/get-keilog (it does "
+            f"git clone https://github.com/kjmat/keilog {keilog_path}), "
+            "or set dongle.driver: builtin"
+        )
     model = str(s["dongle"]["model"]).lower()
     if model not in DONGLE_MODELS:
         problems.append(
