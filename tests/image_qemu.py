@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+# QEMU's usb-serial is an FTDI FT232 (0403:6001), one of the bridges the udev rule knows.
+USB_DONGLE = {"driver": "usb-serial", "chardev": "dongle-line", "id": "dongle", "bus": "xhci.0"}
 GUEST_HOST = "10.0.2.2"  # QEMU user networking: this machine's loopback, seen from the guest
 PADDED_SIZE = 2 * 1024**3
 NTP_EPOCH_OFFSET = 2208988800
@@ -106,6 +108,27 @@ class Guest:
     port: int
     serial_logs: list[Path]
     history: list[dict[str, Any]] = field(default_factory=list)
+    qmp_socket: Path | None = None
+
+    def qmp(self, command: str, **arguments: str) -> dict[str, Any]:
+        """One QEMU machine-protocol command (device_del, device_add...); its answer."""
+        assert self.qmp_socket is not None
+        with socket.socket(socket.AF_UNIX) as s:
+            s.settimeout(10)
+            s.connect(str(self.qmp_socket))
+            stream = s.makefile("rwb")
+
+            def call(message: dict[str, Any]) -> dict[str, Any]:
+                stream.write(json.dumps(message).encode() + b"\n")
+                stream.flush()
+                while True:
+                    answer = json.loads(stream.readline())
+                    if "return" in answer or "error" in answer:
+                        return answer
+
+            json.loads(stream.readline())  # the greeting
+            call({"execute": "qmp_capabilities"})
+            return call({"execute": command, "arguments": arguments})
 
     def http(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
         url = f"http://127.0.0.1:{self.port}{path}"
@@ -161,8 +184,13 @@ def _start(cmd: list[str], errors: Path) -> subprocess.Popen[bytes]:
                                 stderr=err)  # fmt: skip
 
 
-def boot_virt(disk: Path, boot: Path, work: Path) -> Guest:
-    """QEMU's generic arm64 machine: virtio disk and network (the quick boot)."""
+def boot_virt(disk: Path, boot: Path, work: Path, dongle: Path | None = None) -> Guest:
+    """QEMU's generic arm64 machine: virtio disk and network (the quick boot).
+
+    With ``dongle`` (a serial device on this machine, e.g. the simulator's pty), the guest
+    gets QEMU's emulated FTDI USB-serial adapter (0403:6001) on an xHCI bus, connected to
+    it, with the id "dongle" so that a test can unplug and replug it (``Guest.qmp``).
+    """
     port = free_port()
     kernel = next(boot.glob("vmlinuz-*"))
     initrd = next(boot.glob("initrd.img-*"))
@@ -176,7 +204,15 @@ def boot_virt(disk: Path, boot: Path, work: Path) -> Guest:
         "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:8780",
         "-device", "virtio-net-pci,netdev=n0,romfile=",
     ]  # fmt: skip
-    return Guest(_start(cmd, work / "qemu-virt.err"), port, [serial])
+    qmp = None
+    if dongle is not None:
+        qmp = work / "qmp.sock"
+        cmd += [
+            "-qmp", f"unix:{qmp},server=on,wait=off", "-device", "qemu-xhci,id=xhci",
+            "-chardev", f"serial,id=dongle-line,path={dongle}",
+            "-device", ",".join(f"{k}={v}" for k, v in USB_DONGLE.items()),
+        ]  # fmt: skip
+    return Guest(_start(cmd, work / "qemu-virt.err"), port, [serial], qmp_socket=qmp)
 
 
 def boot_raspi3b(disk: Path, boot: Path, work: Path) -> Guest:

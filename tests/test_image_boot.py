@@ -10,15 +10,18 @@ Needs a build: SMARTMETER_IMAGE_DIR=<image/build --out>, run by `scripts/test --
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.image_fixtures import Built, built_image
+from tests.image_fixtures import PROJECT, Built, built_image
 from tests.image_qemu import (
     GUEST_HOST,
+    USB_DONGLE,
     Guest,
     SntpServer,
     boot_raspi3b,
@@ -117,3 +120,64 @@ def test_boots_on_emulated_pi3b_from_the_sd_card(
     built: Built, tmp_path: Path, ntp: SntpServer | None
 ) -> None:
     _boot_and_check(built, tmp_path, ntp, boot_raspi3b)
+
+
+def _radio(guest: Guest) -> tuple[str, str | None]:
+    verdict = guest.health() or {"checks": {}}
+    link = verdict["checks"].get("radio:link", [{}])[0]
+    e7 = verdict.get("latest", {}).get("E7", {}).get("time")
+    return f"{link.get('status')}:{link.get('cause')}", e7
+
+
+def _until(what: str, timeout: float, probe, guest: Guest):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        assert guest.alive(), "QEMU exited:\n" + guest.serial()[-3000:]
+        time.sleep(5)
+    pytest.fail(f"{what}: not within {timeout:g} s; radio {_radio(guest)}\n"
+                + guest.serial()[-2000:])  # fmt: skip
+
+
+def test_usb_dongle_found_without_settings_and_survives_replug(
+    built: Built, tmp_path: Path, ntp: SntpServer | None
+) -> None:
+    """smartmeter.env.example's SERIAL_PORT=/dev/smartmeter-dongle, an FTDI adapter on USB.
+
+    The adapter is QEMU's emulated FTDI, wired to the simulated meter running on this
+    machine: the guest's radio goes through ftdi_sio and the udev link like a real dongle.
+    """
+    env = ENV.replace("SERIAL_PORT=simulator", "SERIAL_PORT=/dev/smartmeter-dongle")
+    env += f"NTP_SERVERS={GUEST_HOST}\r\n" if ntp else ""
+    disk, boot_files = prepare(built.image, tmp_path, built.offset(1), env)
+    link = tmp_path / "dongle"
+    with (tmp_path / "simulator.log").open("wb") as log:
+        meter = subprocess.Popen(
+            [sys.executable, "-m", "services.simulator", "--link", str(link),
+             "--rbid", "00112233445566778899AABBCCDDEEFF", "--password", "0123456789AB"],
+            cwd=PROJECT, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while not link.exists():
+            assert time.monotonic() < deadline and meter.poll() is None, "simulator did not start"
+            time.sleep(0.2)
+        guest = boot_virt(disk, boot_files, tmp_path, dongle=link)
+        try:
+            joined = lambda: _radio(guest)[0] == "pass:joined" and _radio(guest)[1]  # noqa: E731
+            _until("joined over the USB dongle", BOOT_TIMEOUT, joined, guest)
+            assert "ttyUSB0" in guest.serial()
+            _, before = _radio(guest)
+            assert "return" in guest.qmp("device_del", id="dongle")
+            _until("unplug seen", 120, lambda: _radio(guest)[0] != "pass:joined", guest)
+            assert "return" in guest.qmp("device_add", **USB_DONGLE)
+            _until("readings again after replug", 240,
+                   lambda: _radio(guest)[0] == "pass:joined" and _radio(guest)[1] != before,
+                   guest)  # fmt: skip
+        finally:
+            guest.stop()
+    finally:
+        meter.terminate()
+        meter.wait(timeout=10)
