@@ -286,3 +286,19 @@ def test_served_log_records_meter_time_apart_from_wall_time(start):
     wall, meter = datetime.fromisoformat(e7["time"]), datetime.fromisoformat(e7["meter_time"])
     assert abs(wall - datetime.now(JST)) < timedelta(seconds=10)
     assert datetime(2025, 12, 31, 23, tzinfo=JST) < meter < datetime(2026, 1, 1, 2, tzinfo=JST)
+
+
+def test_served_log_is_bounded(tmp_path):
+    from datetime import datetime
+
+    from services.simulator.history import Served
+    from services.simulator.served_log import ServedLog
+
+    path = tmp_path / "served.jsonl"
+    log = ServedLog(path, max_bytes=2000)
+    for _ in range(100):
+        log.write(0xE7, Served(b"\x00\x00\x01\xf4", {"": 500.0}), datetime.now(), "get")
+    log.close()
+    assert path.stat().st_size <= 2200
+    assert (tmp_path / "served.jsonl.1").stat().st_size <= 2200
+    assert not (tmp_path / "served.jsonl.2").exists()
