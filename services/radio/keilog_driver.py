@@ -167,7 +167,11 @@ class KeilogConnection:
         if self.joined:
             dev.term()
             self.joined = False
-            time.sleep(self.timing.after_term)
+            end = time.monotonic() + self.timing.after_term  # SKJOIN right after SKTERM fails
+            while time.monotonic() < end:
+                if self.stopped():
+                    raise Stopping()
+                time.sleep(0.1)
         self.condition.set("scanning")
         if not self._call(dev.scan):
             raise RadioFault("no-meter-found", "keilog's scan found no PAN")
