@@ -306,12 +306,29 @@ def served_values(served: list[dict[str, Any]]) -> list[tuple[str, str, str, dic
     return out
 
 
+def served_history(served: list[dict[str, Any]]) -> dict[tuple[str, datetime], set[str]]:
+    """(EA|EB, half-hour) → values the meter's history (E2/E4, EC) gave for it."""
+    out: dict[tuple[str, datetime], set[str]] = {}
+    for entry in served:
+        if entry["epc"] not in ("E2", "E4", "EC") or not entry.get("decoded"):
+            continue
+        for key, value in entry["decoded"].items():
+            if value is None:
+                continue
+            when, _, direction = key.partition("/")
+            reverse = entry["epc"] == "E4" or direction == "reverse"
+            slot = ("EB" if reverse else "EA", datetime.fromisoformat(when))
+            out.setdefault(slot, set()).add(format_value(float(value)))
+    return out
+
+
 def check_against_served(readings: list[Reading], served: list[dict[str, Any]],
                          slack: float = 5.0) -> None:  # fmt: skip
     """Every reading is a value the meter served, in order per property, each at most once.
 
     Poll readings carry the time of the answer (within ``slack`` of the meter serving it);
-    EA/EB readings carry the meter's own time, and come from an INF/INFC or a Get.
+    EA/EB readings carry the meter's own time, and come from an INF/INFC or a Get, or (source
+    ``backfill``) from the meter's 30-minute history (E2/E4/EC) for that half-hour.
     """
     seqs = [r.seq for r in readings]
     assert seqs == sorted(set(seqs)), "readings out of order or repeated"
@@ -319,7 +336,12 @@ def check_against_served(readings: list[Reading], served: list[dict[str, Any]],
     queues: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}
     for epc, dataid, value, entry in served_values(served):
         queues.setdefault((epc, dataid), []).append((value, entry))
+    history = served_history(served)
     for r in readings:
+        if r.source == "backfill":  # read back from the meter's 30-minute history
+            key = (r.epc, datetime.fromisoformat(r.ts))
+            assert format_value(r.value) in history.get(key, set()), f"{r} not in any history"
+            continue
         queue = queues.get((r.epc, r.dataid), [])
         want = format_value(r.value)
         meter_time = r.epc in ("EA", "EB")

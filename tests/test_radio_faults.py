@@ -66,14 +66,18 @@ def switched(
     fault: str,
     hold: float,
     then: Callable[[], object] | None = None,
+    until: str | None = None,
     **params: object,
 ) -> tuple[float, float]:
-    """Readings first; the fault on for ``hold`` s (``then`` right after it went on); off."""
+    """Readings first; the fault on (``then`` right after), until the cause ``until`` shows,
+    for ``hold`` s more; off.  The times it went on and off."""
     rig.wait_readings(2, timeout=20)
     on = time.monotonic()
     rig.control.fault(fault, **params)
     if then is not None:
         then()
+    if until is not None:
+        rig.wait_cause(until, since=on, timeout=20)
     time.sleep(hold)
     off = time.monotonic()
     rig.control.clear(fault)
@@ -160,7 +164,7 @@ def test_meter_that_stops_answering_is_named_and_rejoined(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_dongle_that_cannot_send_is_named_and_recovers(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "tx-fail", 2.0)
+    on, off = switched(rig, "tx-fail", 0.5, until="meter-not-answering")
     assert "meter-not-answering" in rig.seen.causes(on)
     resumed(rig, off, "tx-fail")
     finish(rig)
@@ -170,7 +174,7 @@ def test_dongle_that_cannot_send_is_named_and_recovers(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_transmission_limit_holds_sends_until_event_33(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "tx-limit", 1.5)
+    on, off = switched(rig, "tx-limit", 1.0, until="tx-limited")
     assert "tx-limited" in rig.seen.causes(on)
     took = resumed(rig, off, "tx-limit")
     finish(rig)
@@ -187,7 +191,7 @@ def test_transmission_limit_holds_sends_until_event_33(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_hung_dongle_is_named_and_reopened(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "hang", 1.5)
+    on, off = switched(rig, "hang", 0.5, until="dongle-not-responding")
     assert "dongle-not-responding" in rig.seen.causes(on)
     resumed(rig, off, "hang")
     finish(rig)
@@ -196,7 +200,7 @@ def test_hung_dongle_is_named_and_reopened(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_unplugged_dongle_is_named_and_the_port_reopened(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "unplug", 1.5)
+    on, off = switched(rig, "unplug", 0.5, until="dongle-missing")
     assert "dongle-missing" in rig.seen.causes(on)
     resumed(rig, off, "unplug")
     finish(rig)
@@ -209,7 +213,9 @@ def test_unplugged_dongle_is_named_and_the_port_reopened(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_refused_join_is_named_auth_failed(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "auth-fail", 2.0, then=lambda: rig.control.do("peer-term"))
+    on, off = switched(
+        rig, "auth-fail", 0.5, then=lambda: rig.control.do("peer-term"), until="auth-failed"
+    )
     assert "auth-failed" in rig.seen.causes(on)
     resumed(rig, off, "auth-fail")
     finish(rig)
@@ -219,7 +225,9 @@ def test_refused_join_is_named_auth_failed(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_no_meter_in_range_is_named(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "no-pan", 3.0, then=lambda: rig.control.do("replace-meter"))
+    on, off = switched(
+        rig, "no-pan", 0.5, then=lambda: rig.control.do("replace-meter"), until="no-meter-found"
+    )
     assert "no-meter-found" in rig.seen.causes(on)
     resumed(rig, off, "no-pan")
     finish(rig)

@@ -16,8 +16,9 @@ from tests.radio_harness import RadioRig, check_against_served
 pytestmark = pytest.mark.e2e
 
 
-def test_refused_coefficient_is_skipped_with_one_warning(tmp_path):
-    rig = RadioRig(tmp_path / "rig", sim_args=("--fault", "refuse-d3"), settings={
+@pytest.mark.parametrize("dialect", ["rl7023-ips", "bp35c2"])
+def test_refused_coefficient_is_skipped_with_one_warning(tmp_path, dialect):
+    rig = RadioRig(tmp_path / "rig", dialect, sim_args=("--fault", "refuse-d3"), settings={
         "acquisition": {"interval_seconds": 0.3, "properties": ["D3", "E7", "E0"]},
     })  # fmt: skip
     try:

@@ -21,6 +21,7 @@ from services.radio.sk_reader import CRLF, ErxUdp, Event, Item, SkReader
 log = logging.getLogger("radio.transport")
 
 _SECRET_COMMANDS = ("SKSETPWD", "SKSETRBID")
+READ_SLICE = 0.1  # the longest a read blocks: deadlines are kept to within this
 
 
 class TransportError(Exception):
@@ -72,15 +73,16 @@ class SkTransport:
         self.command_timeout = command_timeout
         self.pending: deque[Event | ErxUdp] = deque()
         self._in_flight: str | None = None
+        # Set once: pyserial re-applies termios on every change of timeout.
+        port.timeout = READ_SLICE
 
     # --- bytes ------------------------------------------------------------------------
     def _fill(self, deadline: float) -> bool:
-        """Read what arrives before ``deadline`` (at most 0.2 s of waiting); False if nothing."""
+        """Read what arrives before ``deadline`` (give or take one slice); False if nothing."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
         try:
-            self.port.timeout = min(remaining, 0.2)
             chunk = self.port.read(max(1, self.port.in_waiting))
         except (serial.SerialException, OSError, TypeError) as exc:
             # pyserial raises TypeError from in_waiting on some closed-fd paths.
