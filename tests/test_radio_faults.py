@@ -153,7 +153,8 @@ def test_meter_without_energy_values_publishes_power_only(make_rig, dialect):
 @pytest.mark.parametrize("dialect", MATRIX_DIALECTS)
 def test_meter_that_stops_answering_is_named_and_rejoined(make_rig, dialect):
     rig = make_rig(dialect)
-    on, off = switched(rig, "drop-responses", 7.0)
+    # On until the radio gave up on the session and joined again (3 Gets, 2 tries each).
+    on, off = switched(rig, "drop-responses", 0.5, until="joining")
     assert "meter-not-answering" in rig.seen.causes(on)
     resumed(rig, off, "drop-responses")
     finish(rig)
