@@ -21,6 +21,9 @@ from common.reading import Reading
 
 log = logging.getLogger("radio.journal")
 
+# A wall clock before this has not been set yet (no reading can be older than the software).
+CLOCK_UNSET_BEFORE = 1735689600.0  # 2025-01-01T00:00:00Z
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS readings (seq INTEGER PRIMARY KEY, at REAL NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -103,8 +106,13 @@ class Journal:
     def _trim(self) -> None:
         cutoff_seq = self.last_seq - self.max_readings
         cutoff_at = time.time() - self.max_age
+        # Rows journaled while the clock was unset (a Pi without RTC, before NTP) carry a
+        # time near 1970: their age is unknown, not decades, so only the count limit trims
+        # them.  Aged out when NTP set the clock, a subscriber that had not caught up yet
+        # would lose them.
         cur = self.db.execute(
-            "DELETE FROM readings WHERE seq <= ? OR at < ?", (cutoff_seq, cutoff_at)
+            "DELETE FROM readings WHERE seq <= ? OR (at < ? AND at >= ?)",
+            (cutoff_seq, cutoff_at, CLOCK_UNSET_BEFORE),
         )
         if cur.rowcount > 0:
             self.dropped += cur.rowcount
