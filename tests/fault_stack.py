@@ -192,14 +192,16 @@ class FaultStack(Stack):
         return out
 
 
-def read_journal_times(path: Path) -> list[tuple[float, Reading]]:
+def read_journal_times(path: Path, after_seq: int = 0) -> list[tuple[float, Reading]]:
     if not path.exists():
         return []
     for attempt in range(20):
         try:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
             try:
-                rows = db.execute("SELECT at, body FROM readings ORDER BY seq").fetchall()
+                rows = db.execute(
+                    "SELECT at, body FROM readings WHERE seq > ? ORDER BY seq", (after_seq,)
+                ).fetchall()
             finally:
                 db.close()
             return [(at, Reading.decode(body.encode())) for at, body in rows]

@@ -14,7 +14,7 @@ from common.supervisor_rpc import SupervisorUnavailable, supervisor
 from services.ctl import logs as logs_mod
 from services.ctl import readings as readings_mod
 from services.ctl import stack
-from services.ctl.status_report import UNKNOWN, gather, health_url, render
+from services.ctl.status_report import CRITICAL, UNKNOWN, Report, gather, health_url, render
 
 SERVICES = ("radio", "csv_rotator", "influx_writer", "health", "simulator")
 
@@ -43,6 +43,19 @@ def _health_url(paths: Paths) -> str:
         return health_url("127.0.0.1", 8780)  # the default, when the config itself is broken
 
 
+def _config_problems(report: Report, paths: Paths) -> None:
+    """Name a configuration the services cannot start with here too: with a broken
+    settings.yml the health service itself waits for the fix, so /health cannot say it."""
+    if report.code == UNKNOWN and not report.processes:
+        return
+    try:
+        load_config(paths, need_broute=True)
+    except ConfigError as exc:
+        known = " ".join(report.problems)
+        report.problems[:0] = [f"config-error: {p}" for p in exc.problems if p not in known]
+        report.code = max(report.code, CRITICAL) if report.code != UNKNOWN else UNKNOWN
+
+
 @click.group()
 @click.version_option(_version(), prog_name="smartmeterctl")
 def main() -> None:
@@ -58,6 +71,7 @@ def status(as_json: bool) -> None:
     """
     paths = Paths.from_environ()
     report = gather(paths, _health_url(paths))
+    _config_problems(report, paths)
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     elif report.code == UNKNOWN and not report.processes:
