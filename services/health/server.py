@@ -12,6 +12,7 @@ log = logging.getLogger("health.http")
 
 Route = Callable[[], tuple[int, str, bytes]]
 MAX_REQUEST_LINE = 2048
+IDLE_TIMEOUT = 10.0  # seconds
 
 
 def make_handler(routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
@@ -19,6 +20,10 @@ def make_handler(routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
         server_version = "smartmeter-health"
         sys_version = ""
         protocol_version = "HTTP/1.1"
+        # A client that connects and says nothing (or half a request, or keeps the
+        # connection idle) is dropped after this long instead of holding a thread for good:
+        # on the image the server listens on the LAN.
+        timeout = IDLE_TIMEOUT
 
         def _answer(self, body_too: bool) -> None:
             if len(self.requestline) > MAX_REQUEST_LINE:
