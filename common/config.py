@@ -37,6 +37,10 @@ DEFAULTS: dict[str, Any] = {
         # Groups with their own period, e.g. [{properties: [E7], every_seconds: 30}, ...];
         # empty: the flat form above (properties every interval_seconds).
         "schedule": [],
+        # Read half-hours of EA/EB missed during an outage back from the meter's history,
+        # at most backfill_requests_per_minute history requests a minute.
+        "backfill": True,
+        "backfill_requests_per_minute": 6,
     },
     "logging": {"level": "INFO"},
     "csv": {"enabled": True, "directory": "logs", "gzip_after_days": 0, "retention_days": 0},
@@ -154,6 +158,8 @@ class Config:
     health: HealthSettings
     # What to read when: the flat form is one group (properties every interval_seconds).
     schedule: tuple[ScheduleGroup, ...] = ()
+    backfill: bool = True  # read missed EA/EB half-hours back from the meter's history
+    backfill_requests_per_minute: float = 6.0
 
     @property
     def uses_simulator(self) -> bool:
@@ -345,6 +351,9 @@ def load_config(
     else:
         schedule = [ScheduleGroup(tuple(properties), float(interval))]
 
+    backfill = _bool(acq["backfill"], "acquisition.backfill", problems)
+    backfill_pace = _backfill_pace(acq["backfill_requests_per_minute"], secrets, problems)
+
     level = str(s["logging"]["level"]).upper()
     if level not in LOG_LEVELS:
         problems.append(
@@ -457,6 +466,8 @@ def load_config(
         influx=influx,
         health=health,
         schedule=tuple(schedule),
+        backfill=backfill,
+        backfill_requests_per_minute=backfill_pace,
     )
 
 
@@ -561,6 +572,24 @@ def _number(
     if value < minimum:
         problems.append(f"settings.yml: '{key}' is {value}; it must be at least {minimum:g}")
         return minimum
+    return float(value)
+
+
+BACKFILL_MAX_PER_MINUTE = 60  # one history request a second is already a lot for a meter
+SIMULATOR_BACKFILL_MAX_PER_MINUTE = 60000  # the simulator may be read fast (tests)
+
+
+def _backfill_pace(value: Any, secrets: dict[str, str], problems: list[str]) -> float:
+    key = "acquisition.backfill_requests_per_minute"
+    simulator = _interval_floor(secrets) == SIMULATOR_INTERVAL_FLOOR_SECONDS
+    top = SIMULATOR_BACKFILL_MAX_PER_MINUTE if simulator else BACKFILL_MAX_PER_MINUTE
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and _finite(value)
+    if not ok or not 1 <= value <= top:
+        problems.append(
+            f"settings.yml: '{key}' must be a number of history requests from 1 to {top}, "
+            f"not {value!r}; 6 (the default) reads back a day in about a minute"
+        )
+        return 6.0
     return float(value)
 
 

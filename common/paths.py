@@ -58,3 +58,8 @@ class Paths:
     def replay_endpoint(self) -> str:
         """The radio's ROUTER socket: "everything after seq N" from its journal."""
         return f"ipc://{self.runtime_dir / 'replay.sock'}"
+
+    @property
+    def backfill_request(self) -> Path:
+        """``smartmeterctl backfill`` leaves its request here; the radio takes it."""
+        return self.runtime_dir / "backfill-request.json"

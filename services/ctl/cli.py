@@ -11,10 +11,19 @@ import click
 from common.config import Config, ConfigError, epc_label, load_config
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
+from services.ctl import backfill as backfill_mod
 from services.ctl import logs as logs_mod
 from services.ctl import readings as readings_mod
 from services.ctl import stack
-from services.ctl.status_report import CRITICAL, UNKNOWN, Report, gather, health_url, render
+from services.ctl.status_report import (
+    CRITICAL,
+    UNKNOWN,
+    Report,
+    fetch_health,
+    gather,
+    health_url,
+    render,
+)
 
 SERVICES = ("radio", "csv_rotator", "influx_writer", "health", "simulator")
 
@@ -157,3 +166,35 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
 def supervise(seconds: float | None) -> None:
     """Run the whole stack under supervisord in the foreground (Ctrl-C stops it)."""
     stack.supervise(Paths.from_environ(), seconds)
+
+
+@main.command()
+@click.option("--days", type=click.IntRange(0, 99), metavar="N",
+              help="from midnight N days ago (0: today; the meter keeps 99); "
+                   "default: every day the logger keeps track of")  # fmt: skip
+@click.option("--no-wait", is_flag=True, help="leave the request and return at once")
+def backfill(days: int | None, no_wait: bool) -> None:
+    """Read half-hours of EA/EB the logger has no reading for back from the meter.
+
+    The radio does this by itself after any outage; this asks it to look again now, also
+    further back (--days) and for half-hours the meter had no value for before.  Half-hours
+    that already have a reading are not published again.
+    """
+    paths = Paths.from_environ()
+    cfg = _config_or_exit(paths)
+    if not cfg.backfill:
+        click.echo("acquisition.backfill is false in settings.yml; set it to true (and "
+                   "restart the radio) to read history back", err=True)  # fmt: skip
+        sys.exit(2)
+    ident = backfill_mod.request(paths, days)
+    span = "every day it keeps track of" if days is None else f"the last {days} days"
+    click.echo(f"asked the radio to read back {span} (request {ident})")
+    if no_wait:
+        return
+    url = health_url(cfg.health.bind, cfg.health.port)
+    try:
+        code = backfill_mod.follow(ident, lambda: fetch_health(url))
+    except KeyboardInterrupt:
+        click.echo("\nstopped watching; the radio goes on (see `smartmeterctl status`)")
+        code = 0
+    sys.exit(code)

@@ -111,6 +111,20 @@ def _check(report: Report, key: str) -> dict[str, Any] | None:
     return checks[key][0] if key in checks else None
 
 
+def _backfill_line(b: Any) -> str:
+    """The radio reading missed half-hours back from the meter (shown while it does)."""
+    if not isinstance(b, dict):
+        return ""
+    state = b.get("state")
+    text = ""
+    if state in ("running", "paused-midnight"):
+        text = f"{state}: {b.get('missing', 0)} half-hours to read back, {b.get('done', 0)} done"
+    if b.get("unrecoverable"):
+        lost = f"{b['unrecoverable']} half-hours older than the meter's history were lost"
+        text = f"{text}; {lost}" if text else lost
+    return text
+
+
 def render(report: Report) -> str:
     out = [f"Smart-meter logger: {WORD[report.code]}"]
     if report.processes:
@@ -131,6 +145,9 @@ def render(report: Report) -> str:
         out.append(f"  radio          {', '.join(str(x) for x in link)}")
         if radio.get("output"):
             out.append(f"                 {radio['output']}")
+        backfill = _backfill_line(d.get("backfill"))
+        if backfill:
+            out.append(f"  backfill       {backfill}")
     latest = (report.health or {}).get("latest", {})
     if latest:
         now = time.time()

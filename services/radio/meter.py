@@ -18,11 +18,13 @@ from decimal import Decimal
 from typing import Protocol
 
 from common.echonet import (
+    EOJ_CONTROLLER,
     EOJ_SMART_METER,
     ESV,
     EchonetFormatError,
     Frame,
     Measurement,
+    Property,
     Scaling,
     decode_coefficient,
     decode_digits,
@@ -40,6 +42,8 @@ from services.radio.wraparound import CounterWatch
 log = logging.getLogger("radio.meter")
 
 SCALING_EPCS = (0xD3, 0xE1, 0xD7)
+_GET_ANSWERS = frozenset({ESV.GET_RES, ESV.GET_SNA})
+_SET_ANSWERS = frozenset({ESV.SET_RES, ESV.SETC_SNA})
 IDENTITY_EPCS = (0x8A, 0x8D, 0x82, 0x9F)
 
 
@@ -102,7 +106,15 @@ class MeterClient:
 
     def get(self, epcs: list[int]) -> Frame:
         tid = self._next_tid()
-        request = get_request(tid, epcs).encode()
+        return self._ask(tid, get_request(tid, epcs).encode(), f"Get {_hex(epcs)}", _GET_ANSWERS)
+
+    def set(self, epc: int, edt: bytes) -> bool:
+        """SetC one property (E5, ED for the history): True if the meter took it."""
+        tid = self._next_tid()
+        request = Frame(tid, EOJ_CONTROLLER, EOJ_SMART_METER, ESV.SETC, (Property(epc, edt),))
+        return self._ask(tid, request.encode(), f"SetC {epc:02X}", _SET_ANSWERS).esv == ESV.SET_RES
+
+    def _ask(self, tid: int, request: bytes, what: str, answers: frozenset[int]) -> Frame:
         problem = "no answer"
         for attempt in range(1 + self.timing.retries):
             if attempt:
@@ -111,9 +123,9 @@ class MeterClient:
                 self.link.send(request)
                 self.last_sent_at = time.monotonic()
                 self.condition.count(requests=1)
-                answer = self._await(tid)
+                answer = self._await(tid, answers)
             except SendFailed as exc:
-                log.info("Get %s: %s", _hex(epcs), exc)
+                log.info("%s: %s", what, exc)
                 problem = "the dongle could not send it"
                 self.condition.count(send_failures=1)
                 self._pause(self.timing.resend_pause)
@@ -122,11 +134,10 @@ class MeterClient:
                 self.answered += 1
                 return answer
             self.condition.count(timeouts=1)
-            log.info("no answer to Get %s (TID %04X) within %g s", _hex(epcs), tid,
-                     self.timing.response)  # fmt: skip
-        raise MeterTimeout(f"Get {_hex(epcs)}: {problem} ({1 + self.timing.retries} tries)")
+            log.info("no answer to %s (TID %04X) within %g s", what, tid, self.timing.response)
+        raise MeterTimeout(f"{what}: {problem} ({1 + self.timing.retries} tries)")
 
-    def _await(self, tid: int) -> Frame | None:
+    def _await(self, tid: int, answers: frozenset[int] = _GET_ANSWERS) -> Frame | None:
         deadline = time.monotonic() + self.timing.response
         while True:
             now = time.monotonic()
@@ -140,11 +151,7 @@ class MeterClient:
             frame = self._decode(payload)
             if frame is None:
                 continue
-            if (
-                is_meter_frame(frame)
-                and frame.tid == tid
-                and frame.esv in (ESV.GET_RES, ESV.GET_SNA)
-            ):
+            if is_meter_frame(frame) and frame.tid == tid and frame.esv in answers:
                 return frame
             self._other(frame)
 

@@ -25,6 +25,7 @@ from common.config import Config
 from common.reading import Reading
 from common.service import Stopper
 from common.status import StatusReporter
+from services.radio.backfill import Backfill
 from services.radio.broadcaster import Broadcaster
 from services.radio.condition import RadioCondition, RadioFault, Stopping
 from services.radio.journal import Journal
@@ -63,6 +64,9 @@ class Poller:
         self.unsupported: set[int] = set()
         self._warned: set[int] = set()
         self._meter: MeterClient | None = None
+        self.backfill = (
+            Backfill(config, self.timing, self.condition, journal) if config.backfill else None
+        )
 
     @property
     def cause(self) -> str:
@@ -130,6 +134,8 @@ class Poller:
                     self.stopper.wait(delay)
         finally:
             connection.close()
+            if self.backfill is not None:
+                self.backfill.close()
             self.condition.set("stopped")
 
     def _connection(self) -> Any:
@@ -160,19 +166,24 @@ class Poller:
             unsolicited=lambda frame: notifications.handle(frame, meter.scaling),
         )
         self._meter = meter
-        self._identify(meter)
+        get_map = self._identify(meter)
         scaling = [e for e in SCALING_EPCS if e not in self.unsupported]
         answers, refused = meter.read(scaling) if scaling else ([], set())
         self._refused(refused)
         self._publish([a for a in answers if a.epc in self.schedule.epcs])
         self.schedule.start(time.monotonic(), fresh={a.epc for a in answers})
         self._joined(link)
+        if self.backfill is not None:
+            self.backfill.joined(get_map)
         backoff.reset()
         failures = 0
         while not self.stopper.stopped:
             now = time.monotonic()
             due = self.schedule.due(now)
             if not due:
+                # Between the schedule's polls, one history request at a time (backfill.py).
+                if self.backfill is not None and self.backfill.step(meter, self._publish):
+                    continue
                 next_at = self.schedule.next_at()
                 meter.listen(max(0.01, min(1.0, (next_at or now + 1.0) - now)))
                 continue
@@ -195,7 +206,7 @@ class Poller:
             self.schedule.asked(now, due, meter.last_sent_at)
         raise Stopping()
 
-    def _identify(self, meter: MeterClient) -> None:
+    def _identify(self, meter: MeterClient) -> frozenset[int] | None:
         ident = meter.identify()
         self.condition.detail(meter_maker=ident.maker, meter_serial=ident.serial,
                               meter_release=ident.release)  # fmt: skip
@@ -206,6 +217,7 @@ class Poller:
         if ident.get_map is not None:
             wanted = set(self.schedule.epcs) | set(SCALING_EPCS)
             self._refused({e for e in wanted if e not in ident.get_map}, "is not in its Get map")
+        return ident.get_map
 
     def _refused(self, epcs: set[int], why: str = "refused it (Get_SNA)") -> None:
         if not epcs:
@@ -242,6 +254,8 @@ class Poller:
                 if m.ts is not None and not self.seen.first_time(answer.epc, m.ts):
                     continue  # this half-hour was published already (INF and poll, INFC again)
                 when = m.ts.replace(tzinfo=self.config.timezone) if m.ts else answer.at
+                if m.ts is not None and self.backfill and not self.backfill.fresh(answer.epc, when):
+                    continue  # the slot ledger has it (before a restart, or read back)
                 readings.append(
                     Reading(
                         seq=self.journal.next_seq(),
@@ -257,6 +271,8 @@ class Poller:
         if not readings:
             return
         self.journal.append(readings)
+        if self.backfill is not None:
+            self.backfill.recorded(readings)
         if self.broadcaster is not None:
             self.broadcaster.publish([r.encode() for r in readings])
         self.condition.count(published=len(readings))

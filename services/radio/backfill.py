@@ -1,0 +1,514 @@
+"""Backfill: the half-hours of EA/EB the logger has no reading for, read back from the meter.
+
+After any outage (power cut, dongle unplugged, meter out of range, the box off for a week)
+the slot ledger knows which half-hours have no EA/EB reading.  While joined, between the
+schedule's polls, this asks the meter's own history for them and hands the values to
+``Poller._publish`` as EA/EB readings with ``source`` backfill, stamped with the half-hour's
+own time and scaled by D3 × E1 exactly as a live EA/EB, so the two cannot be told apart
+downstream.
+
+How it asks, politely:
+
+- One request at a time, only when no schedule group is due (E7 keeps its period, give or
+  take one history answer), at most ``acquisition.backfill_requests_per_minute`` in any
+  minute (``backfill_plan.Pacer``).
+- Oldest first.  A whole day is ``SetC E5 = day`` then ``Get E2`` / ``Get E4``; a short run
+  (a few half-hours) on a meter with EC is ``SetC ED = (newest, N ≤ 12)`` then ``Get EC``,
+  whichever costs fewer requests (``backfill_plan.plan``).
+- In the meter's time.  E5 counts days back from the meter's today, so the meter's clock
+  (98/97) is read before a day read and again after it: if the meter's date changed in
+  between, the answer may belong to another day and is thrown away.  Nothing is asked within
+  ``MIDNIGHT_GUARD`` of the meter's midnight (the notes warn about the day boundary); the
+  backfill pauses (``paused-midnight``) and goes on after it.
+- A half-hour is not missing before ``LIVE_GRACE`` has passed: its INF is still on the way.
+- The meter keeps 99 days: what is older is counted as unrecoverable, logged, and shown.
+- FFFFFFFE (no value at the meter) is not published, but recorded, so it is not asked for
+  forever; it is shown as ``nodata``.
+- Interrupted (session lost, restart), it starts over from the ledger: only the batch that
+  was in flight is asked again.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from common.config import Config
+from common.echonet import ESV, EchonetFormatError, Frame, Measurement
+from common.reading import MalformedMessage, Reading
+from services.radio.backfill_plan import (
+    BATCH_REQUESTS,
+    LIVE_GRACE,
+    Batch,
+    DayRead,
+    Pacer,
+    WindowRead,
+    midnight,
+    near_midnight,
+    plan,
+    steps,
+)
+from services.radio.condition import RadioCondition
+from services.radio.history import (
+    HISTORY_DAYS,
+    SlotValue,
+    parse_clock,
+    parse_date,
+    parse_day,
+    parse_window,
+)
+from services.radio.journal import Journal, JournalReader
+from services.radio.meter import Answer, MeterClient, MeterTimeout
+from services.radio.slot_ledger import EPCS, FILE_NAME, SlotLedger, slot_of, slot_time
+from services.radio.timing import Timing
+
+log = logging.getLogger("radio.backfill")
+
+EPC_CODE = {"EA": 0xEA, "EB": 0xEB}
+FIRST_START_WAIT = 2700.0  # s joined without any EA/EB before the ledger begins by the clock
+MAX_TRIES = 3  # a half-hour still unanswered after this many reads is taken as no value
+Publish = Callable[[list[Answer], str], None]
+
+
+@dataclass
+class _Running:
+    batch: Batch
+    steps: list[tuple[Any, ...]]
+    step: int = 0
+    answers: dict[int, bytes] = field(default_factory=dict)  # EPC → EDT of the Gets so far
+
+
+class Backfill:
+    def __init__(
+        self,
+        config: Config,
+        timing: Timing,
+        condition: RadioCondition,
+        journal: Journal,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.tz = config.timezone
+        self.condition = condition
+        self.journal = journal
+        self.clock = clock
+        self.scale = timing.scale
+        self.request_path = config.paths.backfill_request
+        self.ledger = SlotLedger(
+            config.paths.data_dir / FILE_NAME,
+            self.tz,
+            # a "have" is written once the CSV and InfluxDB writers have flushed that reading
+            durable_after=config.storage.flush_interval_seconds + 5.0,
+            min_gap=30.0 * timing.scale,
+            clock=clock,
+        ).load()
+        self.pacer = Pacer(config.backfill_requests_per_minute, 60.0 * timing.scale, clock)
+        self.clock_fresh = 10.0 * timing.scale  # an older reading of the meter's clock is redone
+        self.recheck = 60.0 * timing.scale  # the longest pause before looking again
+        self.state = "idle"
+        self.done = 0  # half-hours examined in this run
+        self.missing = 0
+        self.request_id: str | None = None
+        self.by_day = self.by_window = self.meter_clock = True
+        self._meter_time: tuple[datetime, float] | None = None  # (meter time, monotonic then)
+        self._running: _Running | None = None
+        self._want_clock = False  # read the meter's clock before the next plan
+        self._paused_until = 0.0
+        self._next_check = 0.0
+        self._joined_at = clock()
+        self._request: tuple[str, int | None] | None = None
+        self._request_seen = -1e18
+        self._failures = 0
+        self._reading = False  # a read began: its requests go on without waiting for room
+        self._just_read_clock = False
+        self._tries: dict[int, int] = {}
+        self._not_by_window: set[int] = set()
+        self._recover()
+        self._report()
+
+    # --- the live side (Poller._publish) ------------------------------------------------------
+    def fresh(self, epc: int, when: datetime) -> bool:
+        """False if ``when``'s half-hour of EA/EB already has a reading (a repeat)."""
+        name = f"{epc:02X}"
+        return name not in EPCS or slot_of(when) not in self.ledger.have[name]
+
+    def recorded(self, readings: list[Reading]) -> None:
+        """Readings were journaled: their EA/EB half-hours are covered."""
+        for r in readings:
+            if r.epc in EPCS:
+                self.ledger.mark(r.epc, slot_of(r.time), r.seq)
+
+    def _recover(self) -> None:
+        """EA/EB the journal holds past the ledger file's seq (the radio was killed)."""
+        same = self.ledger.loaded and self.ledger.journal_epoch == self.journal.epoch
+        # Another epoch: the journal was made after the file was written (a reboot), so all
+        # of it may be missing from the file.
+        since = self.ledger.journal_seq if same else 0
+        found = []
+        reader = JournalReader(self.journal.path)
+        try:
+            while bodies := reader.page(since, 2000).bodies:
+                for body in bodies:
+                    if '"epc":"EA"' in body or '"epc":"EB"' in body:
+                        try:
+                            r = Reading.decode(body.encode())
+                        except MalformedMessage:
+                            continue
+                        found.append((r.seq, r.epc, slot_of(r.time)))
+                since = json.loads(bodies[-1])["seq"]
+        finally:
+            reader.close()
+        if n := self.ledger.recover(found):
+            log.info("%d EA/EB half-hours marked again from the journal", n)
+
+    # --- the session side (Poller._serve) -----------------------------------------------------
+    def joined(self, get_map: frozenset[int] | None) -> None:
+        """A new session: look at once.  What the meter offers comes from its Get map (9F)."""
+        def has(epc: int) -> bool:
+            return get_map is None or epc in get_map
+
+        self.by_day = has(0xE2) and has(0xE4)
+        self.by_window = has(0xEC)
+        self.meter_clock = has(0x97) and has(0x98)
+        if not (self.by_day or self.by_window):
+            log.warning("the meter has no 30-minute history (E2/E4/EC): gaps cannot be filled")
+        self._running = None
+        self._reading = False
+        self._next_check = 0.0  # look at once (by the clock as estimated: no request yet)
+        self._joined_at = self.clock()
+
+    def close(self) -> None:
+        self._save(force=True)
+
+    def step(self, meter: MeterClient, publish: Publish) -> bool:
+        """At most one history request; True if one was sent (the schedule goes first)."""
+        now = self.clock()
+        self._save()
+        self._take_request(now)
+        if not (self.by_day or self.by_window):
+            self._set_state("unsupported")
+            return False
+        if now < self._paused_until or not self._due(now):
+            return False
+        # A read goes out in one go (so it cannot drift into the midnight guard): it begins
+        # only when the pacer has room for all of it, its clock reading included.
+        if self.pacer.wait(1 if self._reading else BATCH_REQUESTS) > 0:
+            return False
+        self._reading = True
+        try:
+            sent = self._one(meter, publish)
+            # still inside the read: a batch under way, or the clock just read for its plan
+            self._reading = self._running is not None or self._just_read_clock
+            return sent
+        except MeterTimeout as exc:
+            self._reading = False
+            # The schedule's own Gets judge the meter; this only waits before asking again.
+            self._failures += 1
+            pause = min(1800.0, 60.0 * 2 ** (self._failures - 1)) * self.scale
+            log.warning("history: %s; trying again in %.0f s", exc, pause)
+            self._running = None
+            self._want_clock = True
+            self._paused_until = self.clock() + pause
+            return True
+
+    def _due(self, now: float) -> bool:
+        """Is there anything to ask?  Idle, this costs no request: the meter's clock is
+        estimated (its last reading + the time since, or this host's clock at first), and
+        only a half-hour missing by that estimate gets the clock read and a plan made."""
+        if self._want_clock or self._running is not None or self._request is not None:
+            return True
+        if self.state in ("running", "paused-midnight"):
+            return True  # (a pause is over once _paused_until has passed)
+        if self.state != "idle" or now < self._next_check:
+            return False
+        if self.ledger.since is None:
+            # A first start: the ledger begins with the first EA/EB the meter announces (or
+            # is polled for).  A meter that sends none: begin by its clock after a while.
+            return now - self._joined_at >= FIRST_START_WAIT * self.scale
+        missing = self._missing(self._meter_now())
+        self.missing = len(missing)
+        if missing:
+            return True
+        self._idle_until_next_slot()
+        return False
+
+    def _one(self, meter: MeterClient, publish: Publish) -> bool:
+        self._just_read_clock = False
+        if self._running is None:
+            age = self.clock() - self._meter_time[1] if self._meter_time else None
+            if self._want_clock or age is None or age > self.clock_fresh:
+                self._want_clock = False
+                if self._read_clock(meter):
+                    self._just_read_clock = True  # the plan (and the read) follow at once
+                    return True
+            batch = self._plan()
+            if batch is None:
+                return False
+            self._running = _Running(batch, steps(batch, self.meter_clock))
+        return self._advance(meter, publish)
+
+    # --- planning -----------------------------------------------------------------------------
+    def _meter_now(self) -> datetime:
+        if self._meter_time is None:
+            return datetime.now(self.tz).replace(tzinfo=None)
+        read, at = self._meter_time
+        return read + timedelta(seconds=self.clock() - at)
+
+    def _naive(self, slot: int) -> datetime:
+        return slot_time(slot, self.tz).replace(tzinfo=None)
+
+    def _slot(self, naive: datetime) -> int:
+        return slot_of(naive.replace(tzinfo=self.tz))
+
+    def _window(self, meter_now: datetime) -> tuple[int, int]:
+        """The slots the meter can be asked for: its 99 days, up to the live grace."""
+        oldest = meter_now.date() - timedelta(days=HISTORY_DAYS)
+        return self._slot(midnight(oldest)), self._slot(meter_now - LIVE_GRACE)
+
+    def _missing(self, meter_now: datetime) -> dict[int, tuple[str, ...]]:
+        return self.ledger.missing(*self._window(meter_now))
+
+    def _plan(self) -> Batch | None:
+        meter_now = self._meter_now()
+        first, last = self._window(meter_now)
+        if self.ledger.since is None:  # a first start: nothing up to now is owed
+            self.ledger.start(self._slot(meter_now) + 1)
+        self._apply_request(meter_now, first, last)
+        if self.ledger.prune(first):
+            assert self.ledger.lost is not None
+            log.warning(
+                "%d half-hours (from %s to %s) are older than the meter's %d days of history "
+                "and cannot be filled", self.ledger.unrecoverable,
+                slot_time(self.ledger.lost[0], self.tz), slot_time(self.ledger.lost[1], self.tz),
+                HISTORY_DAYS,
+            )  # fmt: skip
+        missing = self.ledger.missing(first, last)
+        self.missing = len(missing)
+        if not missing:
+            if self.state != "idle" and self.done:
+                log.info("backfill done: %d half-hours read back", self.done)
+            self._set_state("idle")
+            self._idle_until_next_slot()
+            return None
+        if self.state in ("idle", "waiting"):
+            log.info("backfill: %d half-hours to read back from %s", len(missing),
+                     slot_time(min(missing), self.tz).isoformat())  # fmt: skip
+        pause = near_midnight(meter_now)
+        if pause is not None:
+            log.info("backfill paused: the meter's clock is %s, near midnight", meter_now)
+            self._set_state("paused-midnight")
+            self._paused_until = self.clock() + min(pause.total_seconds(), self.recheck)
+            self._want_clock = True
+            return None
+        batch = plan(missing, meter_now.date(), self._naive, self.by_day, self.by_window,
+                     self._not_by_window)  # fmt: skip
+        self._set_state("running" if batch else "unsupported")
+        return batch
+
+    def _idle_until_next_slot(self) -> None:
+        """Look again once the next half-hour is past its grace (estimated: no request)."""
+        meter_now = self._meter_now()
+        due = self._naive(self._slot(meter_now) + 1) + LIVE_GRACE
+        self._next_check = self.clock() + max(self.recheck, (due - meter_now).total_seconds())
+
+    # --- one request --------------------------------------------------------------------------
+    def _read_clock(self, meter: MeterClient) -> bool:
+        """The meter's time from 98/97 (the host's if it has none); True if a request went."""
+        if not self.meter_clock:
+            self._meter_time = (datetime.now(self.tz).replace(tzinfo=None), self.clock())
+            return False
+        self.pacer.sent()
+        values = _values(meter.get([0x98, 0x97]))
+        try:
+            read = parse_clock(values[0x98], values[0x97])
+        except (KeyError, EchonetFormatError) as exc:
+            log.warning("the meter's clock (98/97) is unreadable (%s); using this host's", exc)
+            self.meter_clock = False
+            read = datetime.now(self.tz).replace(tzinfo=None)
+        self._meter_time = (read, self.clock())
+        return True
+
+    def _advance(self, meter: MeterClient, publish: Publish) -> bool:
+        run = self._running
+        assert run is not None
+        kind, *args = run.steps[run.step]
+        self.pacer.sent()
+        if kind == "set":
+            if not meter.set(args[0], args[1]):
+                return self._cannot(run.batch, f"SetC {args[0]:02X} refused")
+        else:
+            values = _values(meter.get(args))
+            if args[0] not in values:
+                return self._cannot(run.batch, f"Get {args[0]:02X} refused")
+            run.answers.update(values)
+        run.step += 1
+        if run.step == len(run.steps):
+            self._running = None
+            self._finish(run, meter, publish)
+            if not self._missing(self._meter_now()):
+                self._plan()  # all done: say so now, not after another reading of the clock
+        return True
+
+    def _host_today(self) -> date:
+        return datetime.now(self.tz).date()
+
+    def _cannot(self, batch: Batch, why: str) -> bool:
+        log.warning("history: %s; the meter does not offer it", why)
+        if isinstance(batch, DayRead):
+            self.by_day = False
+        else:
+            self.by_window = False
+        self._running = None
+        return True
+
+    def _finish(self, run: _Running, meter: MeterClient, publish: Publish) -> None:
+        self._failures = 0
+        batch = run.batch
+        try:
+            if isinstance(batch, DayRead):
+                # The meter's date as it answered the last Get (98 came with it): if midnight
+                # passed since the clock was read, E5's day was counted from another today.
+                after = run.answers.pop(0x98, None)
+                if after is None:
+                    self.meter_clock = False
+                if (parse_date(after) if after else self._host_today()) != batch.today:
+                    log.info("the meter's date changed while reading day %d: read again",
+                             batch.day)  # fmt: skip
+                    self._want_clock = True
+                    return
+                values = [v for epc, edt in run.answers.items()
+                          for v in parse_day(epc, edt, batch.day, batch.on)]  # fmt: skip
+            else:
+                values = parse_window(run.answers[0xEC], batch.newest, batch.count)
+        except EchonetFormatError as exc:
+            log.warning("history answer not usable: %s", exc)
+            values = []
+        self._use(batch, values, meter, publish)
+
+    def _use(self, batch: Batch, values: list[SlotValue], meter: MeterClient,
+             publish: Publish) -> None:  # fmt: skip
+        found = {(self._slot(v.when), v.epc): v.raw for v in values}
+        answers: list[Answer] = []
+        now = datetime.now(self.tz)
+        for slot, lacking in batch.slots.items():
+            for epc in lacking:
+                if (slot, epc) not in found:
+                    continue
+                raw = found[(slot, epc)]
+                if raw is not None:
+                    value = Measurement("", meter.scaling.kwh(raw), self._naive(slot))
+                    answers.append(Answer(EPC_CODE[epc], [value], now))
+                elif isinstance(batch, WindowRead) and self.by_day:
+                    self._not_by_window.add(slot)  # EC may keep less than E2/E4: ask by day
+                else:
+                    self.ledger.mark_empty(epc, slot)
+        if answers:
+            publish(answers, "backfill")
+        for slot in batch.slots:
+            if all(self.ledger.examined(e, slot) for e in EPCS):
+                self.done += 1
+                self._tries.pop(slot, None)
+            elif isinstance(batch, DayRead) or slot not in self._not_by_window:
+                self._tries[slot] = tries = self._tries.get(slot, 0) + 1
+                if tries >= MAX_TRIES:
+                    del self._tries[slot]
+                    log.warning("%s: no value after %d reads; taken as none",
+                                slot_time(slot, self.tz).isoformat(), MAX_TRIES)  # fmt: skip
+                    for e in EPCS:
+                        self.ledger.mark_empty(e, slot)
+                    self.done += 1
+        self._save()
+        self._report()
+
+    # --- smartmeterctl backfill ---------------------------------------------------------------
+    def _take_request(self, now: float) -> None:
+        """``$RUNTIME/backfill-request.json``, written by ``smartmeterctl backfill``.
+
+        A file rather than a socket: the radio's loop is one thread that spends its time on
+        the serial port, and a request has to wait for it, for a session, even for a restart
+        of the radio, anyway.  A file in the runtime dir does all that with no thread and no
+        new endpoint; the ctl writes it atomically (temp + rename) and follows the progress
+        in the radio's status through health.
+        """
+        if now - self._request_seen < self.scale:
+            return
+        self._request_seen = now
+        try:
+            text = self.request_path.read_text(encoding="utf-8")
+        except OSError:
+            return
+        self.request_path.unlink(missing_ok=True)
+        try:
+            data = json.loads(text)
+            days = data.get("days")
+            if days is not None and (
+                isinstance(days, bool) or not isinstance(days, int) or
+                not 0 <= days <= HISTORY_DAYS
+            ):
+                raise ValueError(f"days must be 0..{HISTORY_DAYS}, not {days!r}")
+            self._request = (str(data.get("id", "")), days)
+        except (ValueError, AttributeError) as exc:
+            log.warning("backfill request ignored: %s", exc)
+            return
+        log.info("backfill requested (%s)", "every day the ledger keeps" if days is None
+                 else f"the last {days} days")  # fmt: skip
+        self._want_clock = True
+        self._paused_until = 0.0
+        self._failures = 0
+        if not (self.by_day or self.by_window):
+            self.request_id = self._request[0]  # nothing will happen: say so at once
+            self._report()
+
+    def _apply_request(self, meter_now: datetime, first: int, last: int) -> None:
+        if self._request is None:
+            return
+        ident, days = self._request
+        self._request = None
+        start = self.ledger.since if self.ledger.since is not None else first
+        if days is not None:
+            start = max(first, self._slot(midnight(meter_now.date() - timedelta(days=days))))
+            self.ledger.extend(start)
+        again = self.ledger.reopen(start, last)
+        self._tries.clear()
+        self._not_by_window.clear()
+        self.done = 0
+        self.request_id = ident
+        log.info("backfill request %s: from %s; %d half-hours without a value asked again",
+                 ident, slot_time(start, self.tz).isoformat(), again)  # fmt: skip
+
+    # --- saving and telling -------------------------------------------------------------------
+    def _save(self, force: bool = False) -> None:
+        if self.ledger.since is not None:
+            self.ledger.flush((self.journal.epoch, self.journal.last_seq), force)
+
+    def _set_state(self, state: str) -> None:
+        if state != self.state:
+            if state == "running" and self.state in ("idle", "waiting") and self._request is None:
+                self.done = 0  # a new run (a request has reset it already)
+            self.state = state
+        self._report()
+
+    def _report(self) -> None:
+        if self.state in ("running", "paused-midnight"):
+            self.missing = len(self._missing(self._meter_now()))
+        detail: dict[str, Any] = {
+            "state": self.state,
+            "missing": self.missing,
+            "done": self.done,
+            "nodata": self.ledger.nodata(),
+            "unrecoverable": self.ledger.unrecoverable,
+        }
+        if self.request_id is not None:
+            detail["request"] = self.request_id
+        self.condition.detail(backfill=detail)
+
+
+def _values(frame: Frame) -> dict[int, bytes]:
+    """The answered values (a refused EPC has none)."""
+    if frame.esv not in (ESV.GET_RES, ESV.GET_SNA):
+        return {}
+    return {p.epc: p.edt for p in frame.properties if p.edt}
