@@ -37,8 +37,10 @@ class Reading:
             data = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise MalformedMessage(f"not JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("v") != WIRE_VERSION:
-            raise MalformedMessage(f"unknown message version {getattr(data, 'get', dict)('v')!r}")
+        if not isinstance(data, dict):
+            raise MalformedMessage(f"not a JSON object: {type(data).__name__}")
+        if data.get("v") != WIRE_VERSION:
+            raise MalformedMessage(f"unknown message version {data.get('v')!r}")
         try:
             reading = cls(
                 seq=int(data["seq"]),
@@ -51,7 +53,7 @@ class Reading:
                 source=str(data.get("source", "poll")),
             )
             reading.time  # noqa: B018 - validates ts
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:  # Overflow: seq 1e999
             raise MalformedMessage(f"bad field: {exc}") from None
         return reading
 
