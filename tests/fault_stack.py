@@ -45,10 +45,11 @@ PROGRAMS = ("simulator", "radio", "csv_rotator", "influx_writer", "health", "res
 
 
 def counts(short: int | float, full: int | float) -> list[Any]:
-    """Parameters for a test's count: the short form, and the full one marked ``long``."""
+    """Parameters for a test's count: the short form, and the full one marked ``long`` (which
+    may take longer than the suite's 300 s per test)."""
     return [
         pytest.param(short, id="short"),
-        pytest.param(full, id="full", marks=pytest.mark.long),
+        pytest.param(full, id="full", marks=[pytest.mark.long, pytest.mark.timeout(3600)]),
     ]
 
 

@@ -97,8 +97,8 @@ def test_random_sigkills_lose_nothing_and_duplicate_nothing(tmp_path, victoria, 
         served = stack.served_entries(set(EPCS))
     finally:
         stack.stop()
-    radio_kills = sum(n == "radio" for _, n in done)
-    print(f"seed {seed}: {len(done)} SIGKILLs in {took:.0f} s ({radio_kills} of the radio), "
+    by_program = Counter(n for _, n in done)
+    print(f"seed {seed}: {len(done)} SIGKILLs in {took:.0f} s {dict(by_program)}, "
           f"{len(journal)} readings")  # fmt: skip
 
     assert {n for _, n in done} <= set(PROGRAMS)
@@ -110,6 +110,8 @@ def test_random_sigkills_lose_nothing_and_duplicate_nothing(tmp_path, victoria, 
     unexplained = [s for s in lost if not any(-KILL_WINDOW <= s[3] - t <= 1.0 for t in fatal)]
     # The answer in flight when the radio was stopped at the end may be missing too.
     unexplained = [s for s in unexplained if s[3] < stopped_at - 1.0]
+    print(f"{len(lost)} served values never became readings, each within {KILL_WINDOW:g} s of "
+          "a SIGKILL of the radio or the simulator (or the final stop)")  # fmt: skip
     assert not unexplained, (
         f"seed {seed}: {len(unexplained)} served values were lost outside any kill: "
         f"{unexplained[:5]}"

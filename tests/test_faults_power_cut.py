@@ -198,6 +198,11 @@ def scenario(request, tmp_path_factory, victoria) -> Scenario:
             stack = make_stack(nxt, unitid, meter_start, victoria)
             stack.start()
         stack.wait_all_running()
+        # The last stack runs a while, and its writers are past their start (a writer that
+        # starts after the radio stopped cannot catch up: the journal is the radio's).
+        wait_for(lambda: len(stack.journal()) >= 30, 60, "readings from the last stack")
+        wait_for(lambda: not missing_from_db(victoria, unitid, stack.journal()[:10]), 60,
+                 "the last stack's first readings in the database")  # fmt: skip
         first_ea = min(r.time for _, r in done[0].journal if r.epc == "EA")
         if BACKFILL:
             # Every half-hour from the first announced one to the last one whose INF is

@@ -88,7 +88,7 @@ def first_reading_after(stack: FaultStack, wall: float, timeout: float) -> float
     "names",
     [
         pytest.param(SHORT, id="short"),
-        pytest.param(list(FAULTS), id="full", marks=pytest.mark.long),
+        pytest.param(list(FAULTS), id="full", marks=[pytest.mark.long, pytest.mark.timeout(3600)]),
     ],
 )
 def test_radio_faults_through_the_whole_stack(tmp_path, names):
