@@ -100,12 +100,7 @@ class Bench:
     # --- the radio side ---------------------------------------------------------------------
     def ledger_covered_until(self, when: datetime) -> None:
         """A ledger saying every half-hour up to ``when`` has its EA and EB."""
-        ledger = SlotLedger(self.paths.data_dir / FILE_NAME, JST)
-        slot = slot_of(when)
-        ledger.start(slot)
-        for epc in ("EA", "EB"):
-            ledger.mark(epc, slot, 0)
-        ledger.flush(("", 0), force=True)
+        old_ledger(self.paths.data_dir, when)
 
     def radio(self, get_map: frozenset[int] | None = None) -> Backfill:
         """(Re)start the radio's side: journal, poller, a session with the meter."""
@@ -152,6 +147,20 @@ class Bench:
 
     def served(self) -> list[dict[str, Any]]:
         return [json.loads(line) for line in self.served_log.read_text().splitlines()]
+
+
+def old_ledger(data_dir: Path, covered: datetime) -> None:
+    """The ledger of a logger that had EA and EB up to ``covered``, written long ago."""
+    ledger = SlotLedger(data_dir / FILE_NAME, JST)
+    slot = slot_of(covered)
+    ledger.start(slot)
+    for epc in ("EA", "EB"):
+        ledger.mark(epc, slot)
+    ledger.save(("", 0))
+    data = json.loads((data_dir / FILE_NAME).read_text())
+    for epc in ("EA", "EB"):
+        data[epc]["recent"] = data[epc]["last"] = ""  # long ago: nothing in doubt
+    (data_dir / FILE_NAME).write_text(json.dumps(data))
 
 
 def truth(served: list[dict[str, Any]]) -> dict[tuple[str, datetime], float | None]:

@@ -11,6 +11,9 @@ import json
 from collections import Counter
 from datetime import datetime, time, timedelta
 
+import pytest
+
+from services.csv_rotator.daily_csv import HEADER, file_for, row
 from services.radio.slot_ledger import FILE_NAME
 from services.simulator.faults import Faults
 from services.simulator.meter_model import JST
@@ -194,7 +197,7 @@ def test_no_gap_costs_the_meter_no_request(tmp_path):
     # whose clock agrees with the host's) nothing is, so not even the meter's clock is read.
     now = datetime.now(JST).replace(second=0, microsecond=0)
     bench = Bench(tmp_path, now)
-    bench.ledger_covered_until(now - timedelta(minutes=20))
+    bench.ledger_covered_until(now)
     bench.radio()
     later = bench.fake.t + 300
     assert bench.run(lambda: bench.fake.t >= later) == 0
@@ -211,3 +214,82 @@ def test_a_meter_that_never_announces_gets_its_half_hours_read_back(tmp_path):
     first = begin.replace(minute=30 if begin.minute >= 30 else 0, second=0, microsecond=0)
     first += timedelta(minutes=30)
     assert_filled(bench, first, first + timedelta(minutes=30))
+
+
+def write_csv(bench: Bench, readings: list) -> None:
+    """What csv_rotator had flushed: these readings in their day files."""
+    directory = bench.config.csv.directory
+    directory.mkdir(parents=True, exist_ok=True)
+    for r in readings:
+        path = file_for(directory, r.time.astimezone(JST).date())
+        if not path.exists():
+            path.write_text(HEADER)
+        with path.open("a") as fh:
+            fh.write(row(r, JST))
+
+
+def power_cut(bench: Bench) -> list:
+    """The journal (tmpfs) is gone; what it held is returned."""
+    readings = bench.readings()
+    assert bench.journal is not None
+    bench.journal.close()
+    bench.journal = None
+    for f in bench.paths.runtime_dir.glob("journal.sqlite*"):
+        f.unlink()
+    return readings
+
+
+@pytest.mark.parametrize("flushed", ["all", "all but the last read", "csv off"])
+def test_after_a_power_cut_what_the_csv_lacks_is_read_again_and_nothing_else(tmp_path, flushed):
+    settings = {"csv": {"enabled": flushed != "csv off"}}
+    bench = Bench(tmp_path, NOON, settings)
+    bench.ledger_covered_until(NOON - timedelta(days=4))
+    bench.radio()
+    bench.run(lambda: len(backfilled(bench)) >= 2 * 96)
+    before = power_cut(bench)
+    last = max(before, key=lambda r: r.seq)
+    last_read = [r for r in before if r.source == "backfill" and r.time.date() == last.time.date()]
+    kept = before if flushed == "all" else [r for r in before if r not in last_read]
+    if flushed != "csv off":
+        write_csv(bench, kept)
+    bench.radio()
+    bench.run(bench.idle)
+    again = {(r.epc, r.time) for r in bench.readings()}
+    earlier = {(r.epc, r.time) for r in before}
+    if flushed == "all":
+        assert not again & earlier, "read again though the CSV has it"
+    elif flushed == "all but the last read":
+        assert again & earlier == {(r.epc, r.time) for r in last_read}
+    else:  # InfluxDB alone overwrites: everything lately written is read again, to be sure
+        assert {(r.epc, r.time) for r in last_read} <= again
+    total = Counter([(r.epc, r.time) for r in kept] + [(r.epc, r.time) for r in bench.readings()])
+    gap = half_hours(NOON - timedelta(days=4, minutes=-30), NOON - timedelta(minutes=30))
+    for when in gap:
+        for epc in ("EA", "EB"):
+            assert total[(epc, when)] >= 1, f"{epc} {when} missing"
+            if flushed != "csv off":  # (InfluxDB takes a repeat as the same point)
+                assert total[(epc, when)] == 1, f"{epc} {when} twice in the CSV"
+
+
+def test_a_radio_killed_between_the_ledger_and_the_journal_reads_that_half_hour_again(tmp_path):
+    bench = Bench(tmp_path, NOON)
+    bench.ledger_covered_until(NOON - timedelta(days=2))
+    bench.radio()
+    assert bench.journal is not None
+    real_append, calls = bench.journal.append, []
+
+    def append(readings):
+        calls.append(len(readings))
+        if len(calls) == 2:
+            raise KeyboardInterrupt("kill -9")  # after the ledger was written, before the journal
+        real_append(readings)
+
+    bench.journal.append = append
+    with pytest.raises(KeyboardInterrupt):
+        bench.run(bench.idle)
+    lost_marks = bench.backfill.ledger.last_publish
+    assert len(lost_marks) == calls[1]
+    bench.radio()
+    assert not lost_marks & {(e, s) for e in ("EA", "EB") for s in bench.backfill.ledger.have[e]}
+    bench.run(bench.idle)
+    assert_filled(bench, NOON - timedelta(days=2, minutes=-30), NOON - timedelta(minutes=30))

@@ -1,9 +1,9 @@
-"""The slot ledger ($DATA/radio-slots.json): what survives a power cut, and what it costs.
+"""The slot ledger ($DATA/radio-slots.json): what it keeps across a power cut, and what it costs.
 
-A mark for a published reading reaches the file only after the writers have had their
-flush interval to make the reading durable too; what the meter has no value for, the
-window's start and the unrecoverable count are written with the next write.  The file is
-small, written atomically, and only when something changed.
+It is written when an EA/EB half-hour is about to be journaled (so it knows every one a writer
+can have) or when something else changed, never otherwise; the marks of the last minutes are
+kept as "recent" (checked against the CSV after a power cut), the marks of the last write as
+"last" (checked against the journal after a kill).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from services.radio.ledger_check import csv_holds
 from services.radio.slot_ledger import FILE_NAME, SLOT_SECONDS, SlotLedger, slot_of, slot_time
 from services.simulator.meter_model import JST
 from tests.backfill_meter import FakeClock
@@ -20,8 +21,8 @@ NOON = datetime(2025, 3, 10, 12, 0, tzinfo=JST)
 S = slot_of(NOON)
 
 
-def ledger(path: Path, clock: FakeClock, durable_after: float = 65.0) -> SlotLedger:
-    return SlotLedger(path / FILE_NAME, JST, durable_after, min_gap=30.0, clock=clock).load()
+def ledger(path: Path, clock: FakeClock | None = None, keep: float = 130.0) -> SlotLedger:
+    return SlotLedger(path / FILE_NAME, JST, keep, clock=clock or FakeClock()).load()
 
 
 def test_slots_are_half_hours_of_meter_time():
@@ -32,61 +33,62 @@ def test_slots_are_half_hours_of_meter_time():
 
 
 def test_a_first_start_owes_nothing_and_missing_is_what_lacks_ea_or_eb(tmp_path):
-    led = ledger(tmp_path, FakeClock())
+    led = ledger(tmp_path)
     assert not led.loaded and led.missing(S - 10, S + 10) == {}
     led.start(S)
-    led.mark("EA", S, 1)
-    led.mark("EB", S, 2)
-    led.mark("EA", S + 1, 3)
+    led.mark("EA", S)
+    led.mark("EB", S)
+    led.mark("EA", S + 1)
     led.mark_empty("EB", S + 2)
     assert led.missing(S - 10, S + 3) == {S + 1: ("EB",), S + 2: ("EA",), S + 3: ("EA", "EB")}
 
 
-def test_a_reading_is_durable_only_after_the_writers_flush_interval(tmp_path):
-    clock = FakeClock()
-    led = ledger(tmp_path, clock)
+def test_what_is_written_is_read_back(tmp_path):
+    led = ledger(tmp_path)
     led.start(S)
-    led.mark("EA", S, 7)
-    led.mark("EB", S, 8)
-    assert led.flush(("epoch1", 8))  # the start is written, the marks are not yet
-    saved = ledger(tmp_path, clock)
-    assert saved.missing(S, S) == {S: ("EA", "EB")}
-    assert saved.journal_epoch == "epoch1" and saved.journal_seq == 6  # replay from after 6
-    clock.advance(70)
-    assert led.flush(("epoch1", 8))
-    saved = ledger(tmp_path, clock)
-    assert saved.missing(S, S) == {} and saved.journal_seq == 8
-    assert saved.newest == S
-
-
-def test_a_clean_stop_writes_every_mark(tmp_path):
-    clock = FakeClock()
-    led = ledger(tmp_path, clock)
-    led.start(S)
-    led.flush(("e", 0))
-    led.mark("EA", S, 1)
-    led.mark("EB", S, 2)
-    assert led.flush(("e", 2), force=True)
-    assert ledger(tmp_path, clock).missing(S, S) == {}
-
-
-def test_the_file_is_written_only_when_something_changed_and_not_too_often(tmp_path):
-    clock = FakeClock()
-    led = ledger(tmp_path, clock, durable_after=5)
-    led.start(S)
-    assert led.flush(("e", 0)) and led.writes == 1
-    clock.advance(100)
-    assert not led.flush(("e", 0)) and led.writes == 1  # nothing new
-    led.mark("EA", S, 1)
-    clock.advance(10)
-    led.mark("EB", S, 2)
-    clock.advance(10)
-    assert led.flush(("e", 2)) and led.writes == 2  # both marks in one write
+    led.mark("EA", S)
+    led.mark("EB", S)
     led.mark_empty("EA", S + 1)
-    assert not led.flush(("e", 2))  # 30 s since the last write have not passed
-    clock.advance(30)
-    assert led.flush(("e", 2)) and led.writes == 3
+    assert led.save(("epoch1", 8), {("EA", S), ("EB", S)})
+    back = ledger(tmp_path)
+    assert back.loaded and back.since == S and back.newest == S
+    assert back.missing(S, S + 1) == {S + 1: ("EB",)}
+    assert back.journal_epoch == "epoch1" and back.journal_seq == 8
+    assert back.last_publish == {("EA", S), ("EB", S)}
+    assert back.recent() == {("EA", S), ("EB", S)}
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_file_is_written_only_when_something_changed(tmp_path):
+    led = ledger(tmp_path)
+    led.start(S)
+    assert led.save(("e", 0)) and led.writes == 1
+    assert not led.save(("e", 0)) and led.writes == 1
+    led.mark("EA", S)
+    assert not led.mark("EA", S)  # already had it
+    assert led.save(("e", 1), {("EA", S)}) and led.writes == 2
+    assert not led.save(("e", 1))
+
+
+def test_recent_marks_age_out_after_two_generations(tmp_path):
+    clock = FakeClock()
+    led = ledger(tmp_path, clock, keep=100)
+    led.start(S)
+    led.mark("EA", S)
+    led.save(("e", 1))
+    clock.advance(60)
+    led.mark("EA", S + 1)
+    led.save(("e", 2))
+    assert led.recent() == {("EA", S), ("EA", S + 1)}
+    clock.advance(60)  # 120 s: the first generation moves back, still kept
+    led.mark("EA", S + 2)
+    led.save(("e", 3))
+    assert led.recent() == {("EA", S), ("EA", S + 1), ("EA", S + 2)}
+    clock.advance(110)  # the first generation goes
+    led.mark("EA", S + 3)
+    led.save(("e", 4))
+    assert led.recent() == {("EA", S + 2), ("EA", S + 3)}
+    assert ledger(tmp_path).recent() == led.recent()
 
 
 def test_a_day_of_live_readings_costs_48_small_writes(tmp_path):
@@ -94,55 +96,59 @@ def test_a_day_of_live_readings_costs_48_small_writes(tmp_path):
     clock = FakeClock()
     led = ledger(tmp_path, clock)
     led.start(S)
-    led.flush(("e", 0))
-    seq, sizes = 0, []
-    for second in range(86400):  # the radio's loop looks at least once a second
+    led.save(("e", 0))
+    writes, sizes, seq = led.writes, [], 0
+    for second in range(86400):
         if second % 1800 == 240:  # the INF four minutes after :00/:30
             slot = S + second // 1800
-            led.mark("EA", slot, seq := seq + 1)
-            led.mark("EB", slot, seq := seq + 1)
-        if led.flush(("e", seq)):
+            marks = {("EA", slot), ("EB", slot)}
+            for m in marks:
+                led.mark(*m)
+            seq += 2
+            assert led.save(("e", seq), marks)
             sizes.append((tmp_path / FILE_NAME).stat().st_size)
+        elif second % 60 == 0:
+            assert not led.save(("e", seq))  # the radio's loop asks; nothing to write
         clock.advance(1)
-    assert led.writes - 1 == len(sizes) == 48
+    assert led.writes - writes == len(sizes) == 48
     assert max(sizes) < 600, max(sizes)
 
 
 def test_a_full_window_of_99_days_stays_small(tmp_path):
-    led = ledger(tmp_path, FakeClock())
+    led = ledger(tmp_path)
     first = S - 100 * 48
     led.start(first)
     for slot in range(first, S):
         for epc in ("EA", "EB"):
-            led.mark(epc, slot, 0)
+            led.mark(epc, slot)
     for slot in range(first, S, 97):
         led.have["EB"].discard(slot)
         led.mark_empty("EB", slot)
-    led.flush(("e", 0), force=True)
+    led.save(("e", 0))
     assert (tmp_path / FILE_NAME).stat().st_size < 2000
-    back = ledger(tmp_path, FakeClock())
+    back = ledger(tmp_path)
     assert back.have["EA"] == set(range(first, S))
     assert back.empty["EB"] == set(range(first, S, 97))
     assert back.missing(first, S - 1) == {}
 
 
 def test_older_than_the_window_is_counted_once_as_unrecoverable(tmp_path):
-    led = ledger(tmp_path, FakeClock())
+    led = ledger(tmp_path)
     led.start(S - 10)
-    led.mark("EA", S - 9, 1)
-    led.mark("EB", S - 9, 2)
+    led.mark("EA", S - 9)
+    led.mark("EB", S - 9)
     assert led.prune(S - 5) == 4  # S-10 and S-8..S-6 lacked a reading; S-9 had both
     assert led.since == S - 5 and led.unrecoverable == 4
     assert led.lost == (S - 10, S - 6)
     assert led.prune(S - 5) == 0
-    led.flush(("e", 2), force=True)
-    back = ledger(tmp_path, FakeClock())
+    led.save(("e", 2))
+    back = ledger(tmp_path)
     assert back.unrecoverable == 4 and back.since == S - 5
     assert back.lost == (S - 10, S - 6)
 
 
 def test_a_request_reaches_further_back_and_asks_again_for_no_value(tmp_path):
-    led = ledger(tmp_path, FakeClock())
+    led = ledger(tmp_path)
     led.start(S)
     led.mark_empty("EA", S + 1)
     led.extend(S - 48)
@@ -151,26 +157,53 @@ def test_a_request_reaches_further_back_and_asks_again_for_no_value(tmp_path):
     assert S + 1 in led.missing(S, S + 1)
 
 
-def test_the_journal_tells_what_a_killed_radio_had_not_written_yet(tmp_path):
-    led = ledger(tmp_path, FakeClock())
+def test_unmarked_half_hours_are_missing_again(tmp_path):
+    led = ledger(tmp_path)
     led.start(S)
-    assert led.recover([(5, "EA", S), (6, "EB", S), (7, "E7", S + 1), (8, "EA", S - 3)]) == 2
-    assert led.missing(S, S) == {}
+    led.mark("EA", S)
+    led.mark("EB", S)
+    led.save(("e", 2), {("EA", S), ("EB", S)})
+    led.unmark({("EB", S)})
+    assert led.missing(S, S) == {S: ("EB",)}
+    assert led.recent() == {("EA", S)} and led.last_publish == {("EA", S)}
+    assert led.save(("e", 2))
 
 
 def test_an_unreadable_file_is_set_aside_and_the_ledger_starts_afresh(tmp_path):
     (tmp_path / FILE_NAME).write_text('{"v": 1, "since": "not a time"')
-    led = ledger(tmp_path, FakeClock())
+    led = ledger(tmp_path)
     assert not led.loaded and led.since is None
     assert list(tmp_path.glob(f"{FILE_NAME}.corrupt-*"))
 
 
-def test_the_file_says_what_it_holds_in_words_a_person_can_read(tmp_path):
-    led = ledger(tmp_path, FakeClock())
+def test_a_card_that_cannot_be_written_is_logged_not_fatal(tmp_path, caplog):
+    led = SlotLedger(tmp_path / "no-such-dir" / "x" / FILE_NAME, JST)
+    (tmp_path / "no-such-dir").write_text("a file where the folder should be")
     led.start(S)
-    led.mark("EA", S, 1)
-    led.mark("EB", S, 2)
-    led.flush(("e", 2), force=True)
+    assert not led.save(("e", 0))
+    assert not led.save(("e", 0))
+    assert caplog.text.count("cannot write") == 1
+
+
+def test_the_file_says_what_it_holds_in_words_a_person_can_read(tmp_path):
+    led = ledger(tmp_path)
+    led.start(S)
+    led.mark("EA", S)
+    led.mark("EB", S)
+    led.save(("e", 2))
     data = json.loads((tmp_path / FILE_NAME).read_text())
     assert data["since"] == NOON.isoformat() and data["newest"] == NOON.isoformat()
     assert data["v"] == 1 and data["unrecoverable"] == 0 and data["lost"] is None
+
+
+def test_the_csv_says_which_half_hours_survived(tmp_path):
+    (tmp_path / "20250310-smartmeter.csv").write_text(
+        "timestamp,unitid,epc,dataid,value\n"
+        "2025-03-10T12:00:00+09:00,home,EA,,12345.6\n"
+        "2025-03-10T12:00:00+09:00,other,EB,,4321\n"  # another logger's row
+        "2025-03-10T12:30:00+09:00,home,E7,,523\n"
+        "2025-03-10T12:30:00+09:00,home,EB,,4321"  # the last line, without its end
+    )
+    (tmp_path / "20250309-smartmeter.csv").write_text("2025-03-09T23:3")  # torn
+    wanted = {("EA", S), ("EB", S), ("EA", S + 1), ("EB", S + 1), ("EA", S - 2)}
+    assert csv_holds(tmp_path, JST, "home", wanted) == {("EA", S), ("EB", S + 1)}

@@ -16,21 +16,23 @@ How it asks, politely:
   (a few half-hours) on a meter with EC is ``SetC ED = (newest, N ≤ 12)`` then ``Get EC``,
   whichever costs fewer requests (``backfill_plan.plan``).
 - In the meter's time.  E5 counts days back from the meter's today, so the meter's clock
-  (98/97) is read before a day read and again after it: if the meter's date changed in
-  between, the answer may belong to another day and is thrown away.  Nothing is asked within
-  ``MIDNIGHT_GUARD`` of the meter's midnight (the notes warn about the day boundary); the
-  backfill pauses (``paused-midnight``) and goes on after it.
+  (98/97) is read before a read, and its date (98) comes with the last Get of a day: if it
+  changed in between, the answer may belong to another day and is thrown away.  No history
+  request goes out near the meter's midnight (``backfill_plan.near_midnight``; the notes warn
+  about the day boundary): the backfill pauses (``paused-midnight``) and goes on after it.
+- Idle it asks nothing: the meter's clock is estimated (its last reading + the time since),
+  and only a half-hour missing by that estimate gets the clock read and a plan made.
 - A half-hour is not missing before ``LIVE_GRACE`` has passed: its INF is still on the way.
 - The meter keeps 99 days: what is older is counted as unrecoverable, logged, and shown.
 - FFFFFFFE (no value at the meter) is not published, but recorded, so it is not asked for
   forever; it is shown as ``nodata``.
-- Interrupted (session lost, restart), it starts over from the ledger: only the batch that
-  was in flight is asked again.
+- Interrupted (session lost, restart, power cut), it starts over from the ledger (made to
+  agree with what the writers have by ledger_check.py): only the read in flight is asked
+  again.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -40,7 +42,8 @@ from typing import Any
 
 from common.config import Config
 from common.echonet import ESV, EchonetFormatError, Frame, Measurement
-from common.reading import MalformedMessage, Reading
+from common.reading import Reading
+from services.radio import backfill_request, ledger_check
 from services.radio.backfill_plan import (
     BATCH_REQUESTS,
     LIVE_GRACE,
@@ -62,7 +65,7 @@ from services.radio.history import (
     parse_day,
     parse_window,
 )
-from services.radio.journal import Journal, JournalReader
+from services.radio.journal import Journal
 from services.radio.meter import Answer, MeterClient, MeterTimeout
 from services.radio.slot_ledger import EPCS, FILE_NAME, SlotLedger, slot_of, slot_time
 from services.radio.timing import Timing
@@ -98,14 +101,10 @@ class Backfill:
         self.clock = clock
         self.scale = timing.scale
         self.request_path = config.paths.backfill_request
-        self.ledger = SlotLedger(
-            config.paths.data_dir / FILE_NAME,
-            self.tz,
-            # a "have" is written once the CSV and InfluxDB writers have flushed that reading
-            durable_after=config.storage.flush_interval_seconds + 5.0,
-            min_gap=30.0 * timing.scale,
-            clock=clock,
-        ).load()
+        # Marks stay "recent" (checked against the CSV after a power cut) until the writers
+        # have surely flushed them: two flush intervals and a margin.
+        keep = 2 * config.storage.flush_interval_seconds + 10.0
+        self.ledger = SlotLedger(config.paths.data_dir / FILE_NAME, self.tz, keep).load()
         self.pacer = Pacer(config.backfill_requests_per_minute, 60.0 * timing.scale, clock)
         self.clock_fresh = 10.0 * timing.scale  # an older reading of the meter's clock is redone
         self.recheck = 60.0 * timing.scale  # the longest pause before looking again
@@ -120,14 +119,15 @@ class Backfill:
         self._paused_until = 0.0
         self._next_check = 0.0
         self._joined_at = clock()
-        self._request: tuple[str, int | None] | None = None
+        self._request: backfill_request.Request | None = None
         self._request_seen = -1e18
         self._failures = 0
         self._reading = False  # a read began: its requests go on without waiting for room
         self._just_read_clock = False
         self._tries: dict[int, int] = {}
         self._not_by_window: set[int] = set()
-        self._recover()
+        csv_dir = config.csv.directory if config.csv.enabled else None
+        ledger_check.check(self.ledger, journal, csv_dir, self.tz, config.unitid)
         self._report()
 
     # --- the live side (Poller._publish) ------------------------------------------------------
@@ -136,34 +136,15 @@ class Backfill:
         name = f"{epc:02X}"
         return name not in EPCS or slot_of(when) not in self.ledger.have[name]
 
-    def recorded(self, readings: list[Reading]) -> None:
-        """Readings were journaled: their EA/EB half-hours are covered."""
-        for r in readings:
-            if r.epc in EPCS:
-                self.ledger.mark(r.epc, slot_of(r.time), r.seq)
+    def recording(self, readings: list[Reading]) -> None:
+        """Readings are about to be journaled: their EA/EB half-hours are covered.
 
-    def _recover(self) -> None:
-        """EA/EB the journal holds past the ledger file's seq (the radio was killed)."""
-        same = self.ledger.loaded and self.ledger.journal_epoch == self.journal.epoch
-        # Another epoch: the journal was made after the file was written (a reboot), so all
-        # of it may be missing from the file.
-        since = self.ledger.journal_seq if same else 0
-        found = []
-        reader = JournalReader(self.journal.path)
-        try:
-            while bodies := reader.page(since, 2000).bodies:
-                for body in bodies:
-                    if '"epc":"EA"' in body or '"epc":"EB"' in body:
-                        try:
-                            r = Reading.decode(body.encode())
-                        except MalformedMessage:
-                            continue
-                        found.append((r.seq, r.epc, slot_of(r.time)))
-                since = json.loads(bodies[-1])["seq"]
-        finally:
-            reader.close()
-        if n := self.ledger.recover(found):
-            log.info("%d EA/EB half-hours marked again from the journal", n)
+        The ledger is written first, so it knows every half-hour a writer can get.
+        """
+        marks = {(r.epc, slot_of(r.time)) for r in readings if r.epc in EPCS}
+        new = {m for m in marks if self.ledger.mark(*m)}
+        if new:
+            self.ledger.save((self.journal.epoch, max(r.seq for r in readings)), new)
 
     # --- the session side (Poller._serve) -----------------------------------------------------
     def joined(self, get_map: frozenset[int] | None) -> None:
@@ -180,9 +161,11 @@ class Backfill:
         self._reading = False
         self._next_check = 0.0  # look at once (by the clock as estimated: no request yet)
         self._joined_at = self.clock()
+        if self.state == "unsupported":
+            self.state = "idle"  # this meter may offer what the last one did not
 
     def close(self) -> None:
-        self._save(force=True)
+        self._save()
 
     def step(self, meter: MeterClient, publish: Publish) -> bool:
         """At most one history request; True if one was sent (the schedule goes first)."""
@@ -294,7 +277,7 @@ class Backfill:
             self._set_state("idle")
             self._idle_until_next_slot()
             return None
-        if self.state in ("idle", "waiting"):
+        if self.state == "idle":
             log.info("backfill: %d half-hours to read back from %s", len(missing),
                      slot_time(min(missing), self.tz).isoformat())  # fmt: skip
         pause = near_midnight(meter_now)
@@ -393,6 +376,7 @@ class Backfill:
              publish: Publish) -> None:  # fmt: skip
         found = {(self._slot(v.when), v.epc): v.raw for v in values}
         answers: list[Answer] = []
+        coming: set[tuple[str, int]] = set()
         now = datetime.now(self.tz)
         for slot, lacking in batch.slots.items():
             for epc in lacking:
@@ -402,14 +386,15 @@ class Backfill:
                 if raw is not None:
                     value = Measurement("", meter.scaling.kwh(raw), self._naive(slot))
                     answers.append(Answer(EPC_CODE[epc], [value], now))
+                    coming.add((epc, slot))
                 elif isinstance(batch, WindowRead) and self.by_day:
                     self._not_by_window.add(slot)  # EC may keep less than E2/E4: ask by day
                 else:
                     self.ledger.mark_empty(epc, slot)
-        if answers:
-            publish(answers, "backfill")
         for slot in batch.slots:
-            if all(self.ledger.examined(e, slot) for e in EPCS):
+            lacking = [e for e in EPCS
+                       if (e, slot) not in coming and not self.ledger.examined(e, slot)]
+            if not lacking:
                 self.done += 1
                 self._tries.pop(slot, None)
             elif isinstance(batch, DayRead) or slot not in self._not_by_window:
@@ -418,55 +403,35 @@ class Backfill:
                     del self._tries[slot]
                     log.warning("%s: no value after %d reads; taken as none",
                                 slot_time(slot, self.tz).isoformat(), MAX_TRIES)  # fmt: skip
-                    for e in EPCS:
+                    for e in lacking:
                         self.ledger.mark_empty(e, slot)
                     self.done += 1
-        self._save()
+        if answers:
+            publish(answers, "backfill")  # the ledger is written as they are journaled
+        self._save()  # (no value at all: nothing was published)
         self._report()
 
     # --- smartmeterctl backfill ---------------------------------------------------------------
     def _take_request(self, now: float) -> None:
-        """``$RUNTIME/backfill-request.json``, written by ``smartmeterctl backfill``.
-
-        A file rather than a socket: the radio's loop is one thread that spends its time on
-        the serial port, and a request has to wait for it, for a session, even for a restart
-        of the radio, anyway.  A file in the runtime dir does all that with no thread and no
-        new endpoint; the ctl writes it atomically (temp + rename) and follows the progress
-        in the radio's status through health.
-        """
+        """``smartmeterctl backfill`` (backfill_request.py): looked for once a second."""
         if now - self._request_seen < self.scale:
             return
         self._request_seen = now
-        try:
-            text = self.request_path.read_text(encoding="utf-8")
-        except OSError:
+        request = backfill_request.take(self.request_path)
+        if request is None:
             return
-        self.request_path.unlink(missing_ok=True)
-        try:
-            data = json.loads(text)
-            days = data.get("days")
-            if days is not None and (
-                isinstance(days, bool) or not isinstance(days, int) or
-                not 0 <= days <= HISTORY_DAYS
-            ):
-                raise ValueError(f"days must be 0..{HISTORY_DAYS}, not {days!r}")
-            self._request = (str(data.get("id", "")), days)
-        except (ValueError, AttributeError) as exc:
-            log.warning("backfill request ignored: %s", exc)
-            return
-        log.info("backfill requested (%s)", "every day the ledger keeps" if days is None
-                 else f"the last {days} days")  # fmt: skip
+        self._request = request
         self._want_clock = True
         self._paused_until = 0.0
         self._failures = 0
         if not (self.by_day or self.by_window):
-            self.request_id = self._request[0]  # nothing will happen: say so at once
+            self.request_id = request.ident  # nothing will happen: say so at once
             self._report()
 
     def _apply_request(self, meter_now: datetime, first: int, last: int) -> None:
         if self._request is None:
             return
-        ident, days = self._request
+        ident, days = self._request.ident, self._request.days
         self._request = None
         start = self.ledger.since if self.ledger.since is not None else first
         if days is not None:
@@ -481,13 +446,12 @@ class Backfill:
                  ident, slot_time(start, self.tz).isoformat(), again)  # fmt: skip
 
     # --- saving and telling -------------------------------------------------------------------
-    def _save(self, force: bool = False) -> None:
-        if self.ledger.since is not None:
-            self.ledger.flush((self.journal.epoch, self.journal.last_seq), force)
+    def _save(self) -> None:
+        self.ledger.save((self.journal.epoch, self.journal.last_seq))
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
-            if state == "running" and self.state in ("idle", "waiting") and self._request is None:
+            if state == "running" and self.state == "idle" and self._request is None:
                 self.done = 0  # a new run (a request has reset it already)
             self.state = state
         self._report()

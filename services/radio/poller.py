@@ -270,9 +270,9 @@ class Poller:
                 )
         if not readings:
             return
-        self.journal.append(readings)
         if self.backfill is not None:
-            self.backfill.recorded(readings)
+            self.backfill.recording(readings)  # the slot ledger first (see slot_ledger.py)
+        self.journal.append(readings)
         if self.broadcaster is not None:
             self.broadcaster.publish([r.encode() for r in readings])
         self.condition.count(published=len(readings))

@@ -8,15 +8,16 @@ meter still keeps) to now; what lies between ``since`` and now and is neither is
 
 It must survive a power cut (the journal, on tmpfs, does not) yet spare the SD card: the file
 is small (a zlib-packed bitmap per EPC and kind over the meter's 100 days), rewritten
-atomically (temp file, fsync, rename, fsync of the folder) only when it changed, and no more
-often than every ``min_gap`` seconds.
+atomically (temp file, fsync, rename, fsync of the folder), and only when a reading of EA/EB
+is about to be journaled (once a half-hour live, once a read while backfilling) or something
+else changed.
 
-A *have* mark is written only once the writers have had time to make that reading durable
-themselves (``storage.flush_interval_seconds`` + a margin, ``durable_after``): were the
-file to say "have" for a reading the CSV lost in the same power cut, that hole would never be
-filled.  Until then the mark lives in memory.  If only the radio dies (kill -9), the journal
-still holds those readings, and :meth:`SlotLedger.recover` marks them again from the seq the
-file was written at.
+Written *before* the journal, the file knows every half-hour a writer can have; the marks of
+the last few minutes (*recent*: each kept at least ``keep_recent`` seconds) are
+what may not have reached them.  After a restart of the radio alone the journal says
+whether the last publish got in (``journal_seq``); after a power cut (a new journal) the
+caller checks the recent marks against the CSV, the only record of what survived, and
+:meth:`unmark` s the ones it lacks, so they are read back: no hole, and no half-hour twice.
 """
 
 from __future__ import annotations
@@ -28,9 +29,7 @@ import logging
 import os
 import time
 import zlib
-from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 
@@ -40,6 +39,7 @@ SLOT_SECONDS = 1800
 EPCS = ("EA", "EB")
 FILE_NAME = "radio-slots.json"
 VERSION = 1
+Mark = tuple[str, int]  # (EPC, slot)
 
 
 def slot_of(when: datetime) -> int:
@@ -51,41 +51,33 @@ def slot_time(slot: int, tz: tzinfo) -> datetime:
     return datetime.fromtimestamp(slot * SLOT_SECONDS, tz)
 
 
-@dataclass(frozen=True)
-class _Pending:
-    at: float  # monotonic time it was marked
-    epc: str
-    slot: int
-    seq: int  # the journal seq of the reading
-
-
 class SlotLedger:
     def __init__(
         self,
         path: Path,
         tz: tzinfo,
-        durable_after: float = 65.0,
-        min_gap: float = 30.0,
-        clock: Callable[[], float] = time.monotonic,
+        keep_recent: float = 130.0,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
         self.tz = tz
-        self.durable_after = durable_after
-        self.min_gap = min_gap
+        self.keep_recent = keep_recent
         self.clock = clock
         self.since: int | None = None  # None: nothing tracked yet (a first start)
-        self.have: dict[str, set[int]] = {e: set() for e in EPCS}  # in memory, pending included
+        self.have: dict[str, set[int]] = {e: set() for e in EPCS}
         self.empty: dict[str, set[int]] = {e: set() for e in EPCS}
         self.unrecoverable = 0  # slots lost for good (older than the meter's history)
         self.lost: tuple[int, int] | None = None  # the last such range (first, last slot)
         self.journal_epoch = ""
-        self.journal_seq = 0  # every "have" of a reading up to this seq is in the file
+        self.journal_seq = 0  # the last seq of the readings the file was written for
+        self.last_publish: set[Mark] = set()  # the marks of the write just before journaling
         self.writes = 0
-        self._durable: dict[str, set[int]] = {e: set() for e in EPCS}
-        self._pending: deque[_Pending] = deque()
-        self._dirty = False
-        self._last_write = -1e18
         self.loaded = False  # a file was there (False on a first start)
+        self._recent: set[Mark] = set()  # marks since _recent_at
+        self._older: set[Mark] = set()  # the generation before
+        self._recent_at = clock()
+        self._dirty = False
+        self._warned = False
 
     # --- what is covered ----------------------------------------------------------------------
     def examined(self, epc: str, slot: int) -> bool:
@@ -110,7 +102,11 @@ class SlotLedger:
     def nodata(self) -> int:
         return len(self.empty["EA"] | self.empty["EB"])
 
-    # --- marking ------------------------------------------------------------------------------
+    def recent(self) -> set[Mark]:
+        """Marks written lately: perhaps not yet durable in the CSV and InfluxDB."""
+        return self._recent | self._older
+
+    # --- changing it --------------------------------------------------------------------------
     def start(self, slot: int) -> None:
         """A first start: the ledger answers for the slots from ``slot`` on."""
         if self.since is None:
@@ -118,19 +114,32 @@ class SlotLedger:
             self._dirty = True
             log.info("slot ledger starts at %s", slot_time(slot, self.tz).isoformat())
 
-    def mark(self, epc: str, slot: int, seq: int) -> bool:
-        """A reading for ``slot`` was journaled (durable in the file after ``durable_after``)."""
+    def mark(self, epc: str, slot: int) -> bool:
+        """A reading for ``slot`` is being published."""
         if slot in self.have[epc]:
             return False
         if self.since is None:
             self.start(slot)
         self.have[epc].add(slot)
         self.empty[epc].discard(slot)
-        self._pending.append(_Pending(self.clock(), epc, slot, seq))
+        now = self.clock()
+        if now - self._recent_at >= self.keep_recent:  # a generation is old enough: rotate
+            self._older, self._recent, self._recent_at = self._recent, set(), now
+        self._recent.add((epc, slot))
+        self._dirty = True
         return True
 
+    def unmark(self, marks: set[Mark]) -> None:
+        """These never reached the writers after all: missing again."""
+        for epc, slot in marks:
+            self.have[epc].discard(slot)
+        self._recent -= marks
+        self._older -= marks
+        self.last_publish -= marks
+        self._dirty = self._dirty or bool(marks)
+
     def mark_empty(self, epc: str, slot: int) -> None:
-        """The meter has no value for ``slot``: nothing for a writer to lose, durable at once."""
+        """The meter has no value for ``slot``."""
         if slot not in self.have[epc] and slot not in self.empty[epc]:
             self.empty[epc].add(slot)
             self._dirty = True
@@ -162,36 +171,31 @@ class SlotLedger:
         if oldest > self.since:
             self.since = oldest
             self._dirty = True
-        for sets in (self.have, self.empty, self._durable):
+        for sets in (self.have, self.empty):
             for e in EPCS:
-                old = {s for s in sets[e] if s < oldest}
-                sets[e] -= old
+                sets[e] -= {s for s in sets[e] if s < oldest}
         return len(lost)
 
-    # --- durability ---------------------------------------------------------------------------
-    def flush(self, journal: tuple[str, int], force: bool = False) -> bool:
-        """Write the file if something became durable or changed; True if it was written.
+    # --- the file -----------------------------------------------------------------------------
+    def save(self, journal: tuple[str, int], publishing: Iterable[Mark] = ()) -> bool:
+        """Write the file if something changed; True if written.
 
-        ``journal`` is the journal's (epoch, last seq) now.  ``force`` (a clean stop) takes
-        every mark as durable: the writers are stopped after the radio and flush as they go.
+        ``journal`` is the journal's epoch and the last seq the readings about to be
+        journaled have (``publishing`` their marks).  A file that cannot be written (a full
+        or read-only card) is logged once; the journal still tells on the next start.
         """
-        now = self.clock()
-        if not force and now - self._last_write < self.min_gap:
+        if not self._dirty or self.since is None:
             return False
-        promoted = False
-        while self._pending and (force or now - self._pending[0].at >= self.durable_after):
-            p = self._pending.popleft()
-            if p.slot in self.have[p.epc]:  # not pruned meanwhile
-                self._durable[p.epc].add(p.slot)
-            promoted = True
-        if not (promoted or self._dirty):
+        self.journal_epoch, self.journal_seq = journal
+        self.last_publish = set(publishing)
+        try:
+            self._write()
+        except OSError as exc:
+            if not self._warned:
+                log.warning("cannot write %s (%s); the journal stands in for it", self.path, exc)
+                self._warned = True
             return False
-        epoch, last_seq = journal
-        self.journal_epoch = epoch
-        self.journal_seq = min(p.seq for p in self._pending) - 1 if self._pending else last_seq
-        self._write()
         self._dirty = False
-        self._last_write = now
         return True
 
     def _write(self) -> None:
@@ -202,10 +206,7 @@ class SlotLedger:
             "since": slot_time(base, self.tz).isoformat(),
             "newest": _iso(self.newest, self.tz),
             "slots": SLOT_SECONDS,
-            **{
-                e: {"have": _pack(self._durable[e], base), "empty": _pack(self.empty[e], base)}
-                for e in EPCS
-            },
+            **{e: self._bitmaps(e, base) for e in EPCS},
             "unrecoverable": self.unrecoverable,
             "lost": [_iso(s, self.tz) for s in self.lost] if self.lost else None,
             "journal": {"epoch": self.journal_epoch, "seq": self.journal_seq},
@@ -224,6 +225,14 @@ class SlotLedger:
             os.close(fd)
         self.writes += 1
 
+    def _bitmaps(self, epc: str, base: int) -> dict[str, str]:
+        return {
+            "have": _pack(self.have[epc], base),
+            "empty": _pack(self.empty[epc], base),
+            "recent": _pack({s for e, s in self.recent() if e == epc}, base),
+            "last": _pack({s for e, s in self.last_publish if e == epc}, base),
+        }
+
     def load(self) -> SlotLedger:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
@@ -231,9 +240,10 @@ class SlotLedger:
                 raise ValueError(f"version {data.get('v')!r}")
             since = slot_of(datetime.fromisoformat(data["since"]))
             for e in EPCS:
-                self._durable[e] = _unpack(data[e]["have"], since)
-                self.have[e] = set(self._durable[e])
+                self.have[e] = _unpack(data[e]["have"], since)
                 self.empty[e] = _unpack(data[e]["empty"], since)
+                self._older |= {(e, s) for s in _unpack(data[e].get("recent", ""), since)}
+                self.last_publish |= {(e, s) for s in _unpack(data[e].get("last", ""), since)}
             self.unrecoverable = int(data.get("unrecoverable", 0))
             lost = data.get("lost")
             if lost:
@@ -253,24 +263,15 @@ class SlotLedger:
                 self.path.rename(self.path.with_name(f"{self.path.name}.corrupt-{stamp}"))
         return self
 
-    def recover(self, readings: Iterable[tuple[int, str, int]]) -> int:
-        """Mark again (seq, epc, slot) of EA/EB readings the journal holds past the file."""
-        n = 0
-        for seq, epc, slot in readings:
-            if epc in EPCS and (self.since is None or slot >= self.since):
-                n += self.mark(epc, slot, seq)
-        return n
-
 
 def _pack(slots: set[int], base: int) -> str:
+    slots = {s for s in slots if s >= base}
     if not slots:
         return ""
-    top = max(slots) - base
-    bits = bytearray(top // 8 + 1)
+    bits = bytearray((max(slots) - base) // 8 + 1)
     for s in slots:
-        if s >= base:
-            i = s - base
-            bits[i // 8] |= 1 << (i % 8)
+        i = s - base
+        bits[i // 8] |= 1 << (i % 8)
     return base64.b64encode(zlib.compress(bytes(bits), 9)).decode("ascii")
 
 

@@ -1,0 +1,113 @@
+"""After a restart or a power cut: make the slot ledger agree with what the writers can have.
+
+The ledger is written before each EA/EB goes to the journal (slot_ledger.py), so it may claim
+a half-hour that never got further:
+
+- the radio alone restarted or was killed (the journal is the one the file was written for):
+  if the journal ends before the readings of the file's last write, their half-hours are
+  missing again; EA/EB the journal holds past the file (a write that failed) are marked;
+- a power cut or a reboot took the journal (tmpfs) and whatever csv_rotator had not flushed:
+  the recent marks are looked up in the CSV day files, the one record of what survived, and
+  those it lacks are missing again, so they are read back (no hole), and no others (no
+  half-hour twice).  Without the CSV, InfluxDB alone: all recent marks are read back, as
+  InfluxDB takes a repeat for the same point.
+
+The CSV is read in its public format (the seed's, the one Telegraf reads):
+``YYYYMMDD-smartmeter.csv`` per local day, rows ``timestamp,unitid,epc,dataid,value``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, tzinfo
+from pathlib import Path
+
+from common.reading import MalformedMessage, Reading
+from services.radio.journal import Journal, JournalReader
+from services.radio.slot_ledger import EPCS, Mark, SlotLedger, slot_of, slot_time
+
+log = logging.getLogger("radio.backfill")
+
+
+def check(ledger: SlotLedger, journal: Journal, csv_dir: Path | None, tz: tzinfo,
+          unitid: str) -> None:  # fmt: skip
+    if ledger.loaded and ledger.journal_epoch == journal.epoch:
+        if journal.last_seq < ledger.journal_seq and ledger.last_publish:
+            log.info("the last %d EA/EB marked never reached the journal: read again",
+                     len(ledger.last_publish))  # fmt: skip
+            ledger.unmark(set(ledger.last_publish))
+        since = ledger.journal_seq
+    else:
+        recent = ledger.recent()
+        kept = csv_holds(csv_dir, tz, unitid, recent) if recent and csv_dir else set()
+        if recent - kept:
+            log.info("%d EA/EB half-hours written just before the journal was lost are not in "
+                     "the CSV: read again", len(recent - kept))  # fmt: skip
+            ledger.unmark(recent - kept)
+        since = 0
+    found = [m for m in journaled(journal, since) if ledger.mark(*m)]
+    if found:
+        log.info("%d EA/EB half-hours marked again from the journal", len(found))
+    ledger.save((journal.epoch, journal.last_seq))
+
+
+def journaled(journal: Journal, since: int) -> list[Mark]:
+    """The EA/EB half-hours of the journal's readings after ``since``."""
+    found: list[Mark] = []
+    reader = JournalReader(journal.path)
+    try:
+        while bodies := reader.page(since, 2000).bodies:
+            for body in bodies:
+                if '"epc":"EA"' in body or '"epc":"EB"' in body:
+                    try:
+                        r = Reading.decode(body.encode())
+                    except MalformedMessage:
+                        continue
+                    if r.epc in EPCS:
+                        found.append((r.epc, slot_of(r.time)))
+            since = json.loads(bodies[-1])["seq"]
+    finally:
+        reader.close()
+    return found
+
+
+def csv_holds(directory: Path, tz: tzinfo, unitid: str, marks: set[Mark]) -> set[Mark]:
+    """The ``marks`` (EPC, slot) that have a row in the CSV file of their day."""
+    by_day: dict[date, set[Mark]] = defaultdict(set)
+    for epc, slot in marks:
+        by_day[slot_time(slot, tz).date()].add((epc, slot))
+    found: set[Mark] = set()
+    for day, wanted in by_day.items():
+        name = f"{day:%Y%m%d}-smartmeter.csv"
+        for path in (directory / name, directory / f"{name}.gz"):
+            try:
+                if path.suffix == ".gz":
+                    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as fh:
+                        found |= _rows(fh, unitid, wanted)
+                else:
+                    with path.open(encoding="utf-8", errors="replace") as fh:
+                        found |= _rows(fh, unitid, wanted)
+            except FileNotFoundError:
+                continue
+            except (OSError, EOFError) as exc:  # a torn gzip: what could be read counts
+                log.warning("%s: %s", path, exc)
+    return found
+
+
+def _rows(lines: Iterable[str], unitid: str, wanted: set[Mark]) -> set[Mark]:
+    found: set[Mark] = set()
+    for line in lines:
+        fields = line.rstrip("\n").split(",")
+        if len(fields) != 5 or fields[1] != unitid or fields[2] not in EPCS:
+            continue
+        try:
+            mark = (fields[2], slot_of(datetime.fromisoformat(fields[0])))
+        except ValueError:
+            continue  # a torn last line
+        if mark in wanted:
+            found.add(mark)
+    return found
