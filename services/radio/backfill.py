@@ -37,11 +37,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from common.config import Config
-from common.echonet import ESV, EchonetFormatError, Frame, Measurement
+from common.echonet import EchonetFormatError, Measurement
 from common.reading import Reading
 from services.radio import backfill_request, ledger_check
 from services.radio.backfill_plan import (
@@ -60,13 +60,13 @@ from services.radio.condition import RadioCondition
 from services.radio.history import (
     HISTORY_DAYS,
     SlotValue,
-    parse_clock,
     parse_date,
     parse_day,
     parse_window,
 )
 from services.radio.journal import Journal
 from services.radio.meter import Answer, MeterClient, MeterTimeout
+from services.radio.meter_time import MeterTime, values_of
 from services.radio.slot_ledger import EPCS, FILE_NAME, SlotLedger, slot_of, slot_time
 from services.radio.timing import Timing
 
@@ -106,14 +106,13 @@ class Backfill:
         keep = 2 * config.storage.flush_interval_seconds + 10.0
         self.ledger = SlotLedger(config.paths.data_dir / FILE_NAME, self.tz, keep).load()
         self.pacer = Pacer(config.backfill_requests_per_minute, 60.0 * timing.scale, clock)
-        self.clock_fresh = 10.0 * timing.scale  # an older reading of the meter's clock is redone
+        self.meter_time = MeterTime(self.tz, 10.0 * timing.scale, clock)
         self.recheck = 60.0 * timing.scale  # the longest pause before looking again
         self.state = "idle"
         self.done = 0  # half-hours examined in this run
         self.missing = 0
         self.request_id: str | None = None
-        self.by_day = self.by_window = self.meter_clock = True
-        self._meter_time: tuple[datetime, float] | None = None  # (meter time, monotonic then)
+        self.by_day = self.by_window = True
         self._running: _Running | None = None
         self._want_clock = False  # read the meter's clock before the next plan
         self._paused_until = 0.0
@@ -154,7 +153,7 @@ class Backfill:
 
         self.by_day = has(0xE2) and has(0xE4)
         self.by_window = has(0xEC)
-        self.meter_clock = has(0x97) and has(0x98)
+        self.meter_time.has_clock = has(0x97) and has(0x98)
         if not (self.by_day or self.by_window):
             log.warning("the meter has no 30-minute history (E2/E4/EC): gaps cannot be filled")
         self._running = None
@@ -212,7 +211,7 @@ class Backfill:
             # A first start: the ledger begins with the first EA/EB the meter announces (or
             # is polled for).  A meter that sends none: begin by its clock after a while.
             return now - self._joined_at >= FIRST_START_WAIT * self.scale
-        missing = self._missing(self._meter_now())
+        missing = self._missing(self.meter_time.now())
         self.missing = len(missing)
         if missing:
             return True
@@ -222,25 +221,20 @@ class Backfill:
     def _one(self, meter: MeterClient, publish: Publish) -> bool:
         self._just_read_clock = False
         if self._running is None:
-            age = self.clock() - self._meter_time[1] if self._meter_time else None
-            if self._want_clock or age is None or age > self.clock_fresh:
+            if self._want_clock or self.meter_time.stale():
                 self._want_clock = False
-                if self._read_clock(meter):
+                if self.meter_time.has_clock:
+                    self.pacer.sent()
+                if self.meter_time.read(meter):
                     self._just_read_clock = True  # the plan (and the read) follow at once
                     return True
             batch = self._plan()
             if batch is None:
                 return False
-            self._running = _Running(batch, steps(batch, self.meter_clock))
+            self._running = _Running(batch, steps(batch, self.meter_time.has_clock))
         return self._advance(meter, publish)
 
     # --- planning -----------------------------------------------------------------------------
-    def _meter_now(self) -> datetime:
-        if self._meter_time is None:
-            return datetime.now(self.tz).replace(tzinfo=None)
-        read, at = self._meter_time
-        return read + timedelta(seconds=self.clock() - at)
-
     def _naive(self, slot: int) -> datetime:
         return slot_time(slot, self.tz).replace(tzinfo=None)
 
@@ -256,7 +250,7 @@ class Backfill:
         return self.ledger.missing(*self._window(meter_now))
 
     def _plan(self) -> Batch | None:
-        meter_now = self._meter_now()
+        meter_now = self.meter_time.now()
         first, last = self._window(meter_now)
         if self.ledger.since is None:  # a first start: nothing up to now is owed
             self.ledger.start(self._slot(meter_now) + 1)
@@ -294,27 +288,11 @@ class Backfill:
 
     def _idle_until_next_slot(self) -> None:
         """Look again once the next half-hour is past its grace (estimated: no request)."""
-        meter_now = self._meter_now()
+        meter_now = self.meter_time.now()
         due = self._naive(self._slot(meter_now) + 1) + LIVE_GRACE
         self._next_check = self.clock() + max(self.recheck, (due - meter_now).total_seconds())
 
     # --- one request --------------------------------------------------------------------------
-    def _read_clock(self, meter: MeterClient) -> bool:
-        """The meter's time from 98/97 (the host's if it has none); True if a request went."""
-        if not self.meter_clock:
-            self._meter_time = (datetime.now(self.tz).replace(tzinfo=None), self.clock())
-            return False
-        self.pacer.sent()
-        values = _values(meter.get([0x98, 0x97]))
-        try:
-            read = parse_clock(values[0x98], values[0x97])
-        except (KeyError, EchonetFormatError) as exc:
-            log.warning("the meter's clock (98/97) is unreadable (%s); using this host's", exc)
-            self.meter_clock = False
-            read = datetime.now(self.tz).replace(tzinfo=None)
-        self._meter_time = (read, self.clock())
-        return True
-
     def _advance(self, meter: MeterClient, publish: Publish) -> bool:
         run = self._running
         assert run is not None
@@ -324,7 +302,7 @@ class Backfill:
             if not meter.set(args[0], args[1]):
                 return self._cannot(run.batch, f"SetC {args[0]:02X} refused")
         else:
-            values = _values(meter.get(args))
+            values = values_of(meter.get(args))
             if args[0] not in values:
                 return self._cannot(run.batch, f"Get {args[0]:02X} refused")
             run.answers.update(values)
@@ -332,12 +310,9 @@ class Backfill:
         if run.step == len(run.steps):
             self._running = None
             self._finish(run, meter, publish)
-            if not self._missing(self._meter_now()):
+            if not self._missing(self.meter_time.now()):
                 self._plan()  # all done: say so now, not after another reading of the clock
         return True
-
-    def _host_today(self) -> date:
-        return datetime.now(self.tz).date()
 
     def _cannot(self, batch: Batch, why: str) -> bool:
         log.warning("history: %s; the meter does not offer it", why)
@@ -357,8 +332,9 @@ class Backfill:
                 # passed since the clock was read, E5's day was counted from another today.
                 after = run.answers.pop(0x98, None)
                 if after is None:
-                    self.meter_clock = False
-                if (parse_date(after) if after else self._host_today()) != batch.today:
+                    self.meter_time.has_clock = False
+                today = parse_date(after) if after else self.meter_time.host_today()
+                if today != batch.today:
                     log.info("the meter's date changed while reading day %d: read again",
                              batch.day)  # fmt: skip
                     self._want_clock = True
@@ -458,7 +434,7 @@ class Backfill:
 
     def _report(self) -> None:
         if self.state in ("running", "paused-midnight"):
-            self.missing = len(self._missing(self._meter_now()))
+            self.missing = len(self._missing(self.meter_time.now()))
         detail: dict[str, Any] = {
             "state": self.state,
             "missing": self.missing,
@@ -469,10 +445,3 @@ class Backfill:
         if self.request_id is not None:
             detail["request"] = self.request_id
         self.condition.detail(backfill=detail)
-
-
-def _values(frame: Frame) -> dict[int, bytes]:
-    """The answered values (a refused EPC has none)."""
-    if frame.esv not in (ESV.GET_RES, ESV.GET_SNA):
-        return {}
-    return {p.epc: p.edt for p in frame.properties if p.edt}
