@@ -57,6 +57,7 @@ class SkStackDongle:
         self.expected_rbid = rbid
         self.expected_password = password
         self.reader = CommandReader()
+        self.scans = 0  # SKSCANs taken, over the simulator's life (a replug does not reset it)
         self.reset()
 
     def reset(self) -> None:
@@ -182,6 +183,7 @@ class SkStackDongle:
             raise CommandError("ER06")
         if self.dialect.dual_stack and args[3] not in ("0", "1"):
             raise CommandError("ER06")
+        self.scans += 1
         self._ok()
         self.out.later(self.pana.timing.scan_time(duration), lambda: self._scan_result(mode))
 

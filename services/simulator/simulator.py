@@ -196,6 +196,7 @@ class Simulator:
             "binary_payloads": self.out.binary_payloads,
             "echo": self.dongle.registers["SFE"] == "1",
             "requests": self.meter.requests,
+            "scans": self.dongle.scans,
             "notify": self.notifier.mode,
             "notifications_sent": self.notifier.sent,
             "infc": list(self.meter.infc),
