@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     "csv": {"enabled": True, "directory": "logs", "gzip_after_days": 0, "retention_days": 0},
     "influxdb": {
         "enabled": False,
-        "batch_size": 500,
+        "batch_size": 5000,  # InfluxDB's advice; a backlog drains faster (docs/benchmarks.md)
         "timeout_seconds": 10,
         "verify_tls": True,
         "gzip": True,
@@ -97,7 +97,7 @@ class InfluxSettings:
     token: Secret = field(default_factory=lambda: Secret(""))
     org: str = ""
     bucket: str = ""
-    batch_size: int = 500
+    batch_size: int = 5000
     timeout_seconds: float = 10.0
     verify_tls: bool = True
     gzip: bool = True

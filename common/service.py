@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -15,16 +16,33 @@ from common.status import StatusReporter
 
 
 class Stopper:
-    """Set by SIGTERM/SIGINT; services poll it or wait on it between steps."""
+    """Set by SIGTERM/SIGINT; services poll it or wait on it between steps.
+
+    A loop that blocks in a ZeroMQ poll can add :meth:`fileno` to it: the descriptor turns
+    readable when a stop is asked for, so the poll may wait for minutes (an idle service that
+    wakes twice a second for nothing costs more CPU than its work; docs/benchmarks.md).
+    """
 
     def __init__(self) -> None:
         self.event = threading.Event()
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, self._handle)
 
     def _handle(self, signum: int, _frame: object) -> None:
         logging.getLogger("service").info("received %s, stopping", signal.Signals(signum).name)
+        self.stop()
+
+    def stop(self) -> None:
+        """Ask the service to stop (what SIGTERM does), waking whoever polls :meth:`fileno`."""
         self.event.set()
+        with contextlib.suppress(BlockingIOError):  # already readable
+            os.write(self._wake_w, b"\0")
+
+    def fileno(self) -> int:
+        """Readable once a stop was asked for (never read from: it stays readable)."""
+        return self._wake_r
 
     @property
     def stopped(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import math
 import time
 from datetime import datetime
 
@@ -18,13 +19,18 @@ from services.csv_rotator.state import CsvState
 log = logging.getLogger("csv_rotator")
 
 TIDY_EVERY = 3600.0
+STATE_FILE = "csv_rotator.state.json"
 
 
 class CsvRotator:
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.state_path = config.paths.data_dir / "csv_rotator.state.json"
-        self.state = CsvState.load(self.state_path)
+        # The cursor lives next to the journal it points into (tmpfs on the appliance), not
+        # on the SD card: it is only ever used against that journal, which a power cut
+        # takes with it; saving it on the card at every flush was 30 % of the logger's
+        # writes (docs/benchmarks.md, figure 1).  A process restart finds both.
+        self.state_path = config.storage.journal_path.parent / STATE_FILE
+        self.state = CsvState.load(self.state_path, legacy=config.paths.data_dir / STATE_FILE)
         self.csv = DailyCsv(config.csv.directory, config.timezone)
         self.csv.recover(self.state.files)
         self.sub = CatchUpSubscriber(
@@ -101,7 +107,13 @@ class CsvRotator:
         next_flush = time.monotonic() + flush_every
         next_tidy = 0.0
         while not stopper.stopped:
-            for reading in self.sub.poll(500):
+            # Sleep until a message, a stop, or the next thing to do (a flush only when rows
+            # are pending): waking twice a second for nothing was most of an idle
+            # rotator's CPU time (docs/benchmarks.md).
+            now = time.monotonic()
+            due = min(next_flush, next_tidy) if self.csv.pending else next_tidy
+            wait_ms = max(0, math.ceil((due - now) * 1000))
+            for reading in self.sub.poll(wait_ms, wake=stopper.fileno()):
                 self.csv.add(reading)
             now = time.monotonic()
             if now >= next_flush:

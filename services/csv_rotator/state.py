@@ -18,7 +18,30 @@ class CsvState:
     files: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> CsvState:
+    def load(cls, path: Path, legacy: Path | None = None) -> CsvState:
+        """The saved state; ``legacy`` is where an older version kept it (the data dir):
+        taken over once and removed, so that after the next reboot a stale copy cannot cut
+        the files back to sizes of long ago."""
+        if legacy is None or legacy == path or not legacy.exists():
+            return cls._read(path)
+        if path.exists():
+            state = cls._read(path)  # the legacy copy is stale
+        else:
+            state = cls._read(legacy)
+            try:
+                state.save(path)
+            except OSError as exc:
+                log.warning("cannot move the CSV cursor from %s: %s", legacy, exc)
+                return state
+            log.info("moved the CSV cursor from %s to %s", legacy, path)
+        try:
+            legacy.unlink()
+        except OSError as exc:
+            log.warning("cannot remove the old CSV cursor %s: %s", legacy, exc)
+        return state
+
+    @classmethod
+    def _read(cls, path: Path) -> CsvState:
         try:
             data = json.loads(path.read_text())
             return cls(

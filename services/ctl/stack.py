@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 from common.config import read_settings_env
@@ -38,6 +38,13 @@ def supervise(paths: Paths, seconds: float | None) -> None:
     conf = Path(os.environ.get("SMARTMETER_SUPERVISORD_CONF") or PROJECT_ROOT / "supervisord.conf")
     env = stack_environment(paths)
     cmd = [sys.executable, "-m", "supervisor.supervisord", "-n", "-c", str(conf)]
+    if seconds is None:
+        # Become supervisord (same pid, so systemd and docker signal it directly): a parent
+        # left waiting would cost a whole interpreter's memory and CPU for nothing
+        # (docs/benchmarks.md).  supervisord stops its programs on SIGTERM and Ctrl-C.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execve(sys.executable, cmd, env)
     proc = subprocess.Popen(cmd, env=env)
 
     def stop(*_: object) -> None:
@@ -45,15 +52,15 @@ def supervise(paths: Paths, seconds: float | None) -> None:
             proc.send_signal(signal.SIGTERM)
 
     signal.signal(signal.SIGTERM, stop)
-    deadline = None if seconds is None else time.monotonic() + seconds
+    timer = threading.Timer(seconds, stop)
+    timer.daemon = True
+    timer.start()
     try:
-        while proc.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
-                stop()
-                break
-            time.sleep(0.2)
+        proc.wait()
     except KeyboardInterrupt:
         stop()
+    finally:
+        timer.cancel()
     try:
         code = proc.wait(timeout=30)
     except subprocess.TimeoutExpired:

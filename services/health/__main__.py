@@ -19,14 +19,19 @@ log = logging.getLogger("health")
 def main(config: Config, stopper: Stopper) -> int:
     state = HealthState(tz=config.timezone)
     stop = threading.Event()
-    Collector(config, state, stop).start()
+    collector = Collector(config, state, stop, wake=stopper.fileno())
+    collector.start()
+
+    def build() -> dict:
+        collector.processes()  # supervisord is asked when someone asks us, not on a timer
+        return verdict.build(state, config)
 
     def html() -> tuple[int, str, bytes]:
-        v = verdict.build(state, config)
+        v = build()
         return verdict.http_code(v), "text/html; charset=utf-8", page.render(state, v).encode()
 
     def prom() -> tuple[int, str, bytes]:
-        v = verdict.build(state, config)
+        v = build()
         return (
             200,
             "text/plain; version=0.0.4; charset=utf-8",
@@ -34,7 +39,7 @@ def main(config: Config, stopper: Stopper) -> int:
         )
 
     routes = {
-        "/health": json_route(lambda: verdict.build(state, config), verdict.http_code),
+        "/health": json_route(build, verdict.http_code),
         "/metrics": prom,
         "/": html,
     }
@@ -49,10 +54,13 @@ def main(config: Config, stopper: Stopper) -> int:
         stop.set()
         stopper.wait(30)  # do not spin under supervisord; it restarts us after this
         return 1
-    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+    # No poll interval: serve_forever's default wakes twice a second to look for a
+    # shutdown() nobody calls; the thread is a daemon and ends with the process.
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": None}, name="http", daemon=True
+    ).start()
     log.info("health endpoint on http://%s:%d/health", config.health.bind, config.health.port)
     stopper.event.wait()
-    server.shutdown()
     stop.set()
     return 0
 

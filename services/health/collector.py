@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from pathlib import Path
 
 import zmq
@@ -17,7 +18,7 @@ from services.health.state import HealthState
 
 log = logging.getLogger("health")
 
-SUPERVISOR_POLL = 5.0
+SUPERVISOR_POLL = 2.0  # supervisord's answer is reused for this long
 
 
 def restarts_file(runtime_dir: Path) -> Path:
@@ -26,14 +27,30 @@ def restarts_file(runtime_dir: Path) -> Path:
 
 
 class Collector:
-    def __init__(self, config: Config, state: HealthState, stop: threading.Event) -> None:
+    """Two threads that wait on their sockets; supervisord is asked when someone asks us.
+
+    The waits are open-ended (``wake``, readable on stop, ends them) and supervisord is not
+    polled on a timer: an idle health service used to wake six times a second and make an
+    XML-RPC call every 5 s, the largest share of the stack's CPU (docs/benchmarks.md).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        state: HealthState,
+        stop: threading.Event,
+        wake: int | None = None,
+    ) -> None:
         self.config = config
         self.state = state
         self.stop = stop
+        self.wake = wake
+        self.timeout_ms = None if wake is not None else 500
+        self._asked = -SUPERVISOR_POLL
+        self._ask_lock = threading.Lock()
         self.threads = [
             threading.Thread(target=self._statuses, name="statuses", daemon=True),
             threading.Thread(target=self._readings, name="readings", daemon=True),
-            threading.Thread(target=self._supervisor, name="supervisor", daemon=True),
         ]
 
     def start(self) -> None:
@@ -46,9 +63,13 @@ class Collector:
         sock.setsockopt(zmq.SUBSCRIBE, TOPIC_STATUS)
         self.config.paths.runtime_dir.mkdir(parents=True, exist_ok=True)
         sock.bind(status_endpoint(self.config.paths))
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        if self.wake is not None:
+            poller.register(self.wake, zmq.POLLIN)
         try:
             while not self.stop.is_set():
-                if not sock.poll(500):
+                if sock not in dict(poller.poll(self.timeout_ms)):
                     continue
                 parts = sock.recv_multipart()
                 try:
@@ -69,17 +90,21 @@ class Collector:
         sub = CatchUpSubscriber(paths.readings_endpoint, paths.replay_endpoint, Cursor())
         try:
             while not self.stop.is_set():
-                for reading in sub.poll(500):
+                for reading in sub.poll(self.timeout_ms, wake=self.wake):
                     self.state.on_reading(reading)
                 if sub.last_heartbeat is not None:
                     self.state.on_heartbeat(sub.last_heartbeat)
         finally:
             sub.close()
 
-    def _supervisor(self) -> None:
-        sock = self.config.paths.runtime_dir / "supervisor.sock"
-        restarts = restarts_file(self.config.paths.runtime_dir)
-        while not self.stop.is_set():
+    def processes(self) -> None:
+        """Bring supervisord's view (and the restart counts) up to date, at most every
+        ``SUPERVISOR_POLL`` seconds; called before every answer the HTTP server gives."""
+        with self._ask_lock:
+            if time.monotonic() - self._asked < SUPERVISOR_POLL:
+                return
+            sock = self.config.paths.runtime_dir / "supervisor.sock"
+            restarts = restarts_file(self.config.paths.runtime_dir)
             try:
                 procs = process_info(sock)
                 error = ""
@@ -93,4 +118,4 @@ class Collector:
                 self.state.processes = procs
                 self.state.supervisor_error = error
                 self.state.restarts = counts
-            self.stop.wait(SUPERVISOR_POLL)
+            self._asked = time.monotonic()

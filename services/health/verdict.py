@@ -17,7 +17,7 @@ from services.health.state import HealthState
 from services.health.system import clock_plausible, clock_synchronized, disk_space
 
 RANK = {"pass": 0, "warn": 1, "fail": 2}
-STATUS_STALE = 20.0  # seconds without a status from a running service
+STATUS_STALE = 45.0  # seconds without a status from a running service (3 intervals)
 DISK_WARN = 200 * 1024 * 1024
 DISK_FAIL = 20 * 1024 * 1024
 SERVICES = ("radio", "csv_rotator", "influx_writer")

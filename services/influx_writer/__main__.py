@@ -18,15 +18,16 @@ from common.bus import CatchUpSubscriber, Cursor
 from common.config import Config
 from common.service import Stopper, run_service
 from common.status import StatusReporter
-from services.influx_writer.drain import Backoff, Drainer
 from services.influx_writer.health import Health
-from services.influx_writer.intake import Intake
 from services.influx_writer.queue import DiskQueue
-from services.influx_writer.sender import Sender
+
+# drain, intake and sender are imported when InfluxDB is enabled: influxdb-client is about
+# 800 modules and 22 MB, which a logger without InfluxDB (the default) need not carry.
 
 log = logging.getLogger("influx_writer")
 
 QUEUE_FILE = "influx_queue.sqlite"
+CURSOR_FILE = "influx_writer.cursor.json"  # in the runtime dir: see intake.py
 OPEN_RETRY = 10.0
 # Test knobs (never set on the appliance): a shorter backoff cap, so outage tests need not
 # wait a minute for the retry; and a crash right after the server's 2xx, before the queue
@@ -71,6 +72,10 @@ def main(config: Config, stopper: Stopper) -> int:
 
 
 def _run(config: Config, stopper: Stopper, reporter: StatusReporter) -> int:
+    from services.influx_writer.drain import Backoff, Drainer
+    from services.influx_writer.intake import Intake, load_handled
+    from services.influx_writer.sender import Sender
+
     ix = config.influx
     sender = Sender(ix)
     health = Health(reporter, sender.scrub)
@@ -82,23 +87,25 @@ def _run(config: Config, stopper: Stopper, reporter: StatusReporter) -> int:
         queue, sender, health, ix, Backoff(base=min(1.0, cap), cap=cap),
         after_write=_crash_after_write if os.environ.get(CRASH_AFTER_WRITE_ENV) else None,
     )  # fmt: skip
-    # A copy: the subscriber advances its cursor in place, the queue's is the committed one.
-    committed = queue.cursor
+    # A copy: the subscriber advances its cursor in place; the handled one is the intake's.
+    cursor_file = config.paths.runtime_dir / CURSOR_FILE
+    handled = load_handled(cursor_file, queue.cursor)
     sub = CatchUpSubscriber(
         config.paths.readings_endpoint,
         config.paths.replay_endpoint,
-        Cursor(committed.epoch, committed.seq),
+        Cursor(handled.epoch, handled.seq),
     )
     intake = Intake(
         queue, sub, health,
         flush_every=config.storage.flush_interval_seconds, batch_size=ix.batch_size,
         tz=config.timezone, committed=drainer.wake,
+        direct=drainer, handled=handled, cursor_file=cursor_file,
     )  # fmt: skip
     log.info(
         "writing to InfluxDB at %s (org %s, bucket %s); queue %s holds %d, from seq %d of "
         "journal %s",
-        sender.where, ix.org, ix.bucket, queue.path, queue.depth, queue.cursor.seq,
-        queue.cursor.epoch or "(any)",
+        sender.where, ix.org, ix.bucket, queue.path, queue.depth, handled.seq,
+        handled.epoch or "(any)",
     )  # fmt: skip
     halt = threading.Event()  # stops the drain thread; set after the intake's last commit
     damaged: list[sqlite3.DatabaseError] = []
@@ -109,18 +116,18 @@ def _run(config: Config, stopper: Stopper, reporter: StatusReporter) -> int:
             drainer.run(halt)
         except sqlite3.DatabaseError as exc:  # OperationalError is handled inside: damage
             damaged.append(exc)
-            stopper.event.set()
+            stopper.stop()
         except Exception:
             # Never a drain that quietly stopped while the intake goes on: exit, and let
             # supervisord start a fresh process (the queue and the journal keep everything).
             log.exception("the drain thread failed; exiting so supervisord restarts it")
             crashed.set()
-            stopper.event.set()
+            stopper.stop()
 
     thread = threading.Thread(target=drain, name="drain", daemon=True)
     thread.start()
     try:
-        intake.run(stopper.event)
+        intake.run(stopper.event, wake=stopper.fileno())
     except sqlite3.DatabaseError as exc:  # OperationalError is handled inside: this is damage
         damaged.append(exc)
     finally:

@@ -11,13 +11,17 @@ network trouble retry later, honouring Retry-After.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
+from common.bus import Cursor
 from common.config import InfluxSettings
 from services.influx_writer import sender as s
 from services.influx_writer.clock import EARLIEST_PLAUSIBLE, sendable_window
@@ -27,11 +31,34 @@ from services.influx_writer.sender import Outcome, Sender
 
 log = logging.getLogger("influx_writer.drain")
 
-IDLE = 1.0  # nothing to send: look again after this long (or when the intake commits)
+# Nothing to send: look again after this long, or at once when the intake commits.  Long:
+# what an idle drain finds is only ever new because of a commit (which wakes it) or the
+# clock (held readings become sendable); waking every second cost CPU (docs/benchmarks.md).
+IDLE = 30.0
 BISECT_BUDGET = 64  # requests spent finding poison lines in one batch before waiting
 NUMBERS_EVERY = 2.0  # refresh the counters health shows at most this often
 QUEUE_RETRY = 5.0  # after the queue itself failed (a full disk)
 REJECT_NOTICE = 3600.0  # how long health shows influx-rejecting after a line was refused
+
+
+DELIVERED, QUEUED, FAILED = "delivered", "queued", "failed"
+
+
+@dataclass
+class Offer:
+    """A group of readings the intake hands over to be sent at once, never written to disk.
+
+    While the server takes writes and nothing waits in the queue, writing each group to the
+    queue only to delete it a moment later was half of everything the logger wrote to the SD
+    card (docs/benchmarks.md, figure 1).  So the group goes straight out; only if the server
+    does not take it is it queued (``result`` QUEUED) and retried from there; FAILED means
+    even that failed (a full disk) and the intake rewinds to the journal.
+    """
+
+    rows: list[Row]
+    cursor: Cursor  # the bus cursor after these readings
+    result: str | None = None  # set by the drain thread: DELIVERED, QUEUED or FAILED
+    dropped: int = 0  # rows the queue dropped to take these (QUEUED)
 
 
 class Backoff:
@@ -65,32 +92,95 @@ class Drainer:
         self.after_write = after_write  # a fault-injection point for tests only
         self.held = 0
         self.wake = threading.Event()
+        self.offer: Offer | None = None  # handed over by the intake; it clears it when settled
+        self.idle = False  # the last look found nothing to send and no trouble
+        # Draining a backlog, a batch the server took is deleted from the queue while the
+        # next one travels: the two cost about the same, one after the other they halved
+        # the drain (docs/benchmarks.md, figure 4).
+        self._acks: ThreadPoolExecutor | None = None
+        self._acking: Future[None] | None = None
+        self._after = 0  # rows up to this seq are being deleted in the background
+        self._overlap = False
 
     # --- the loop ------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         next_numbers = 0.0
         while not stop.is_set():
-            delay = self.step()
-            if time.monotonic() >= next_numbers:
+            # Cleared before looking at the queue, so a commit made while we look is not
+            # missed (the idle wait is long).
+            self.wake.clear()
+            offer = self.offer
+            if offer is not None and offer.result is None:
+                self._direct(offer)
+                continue
+            delay = self.step(overlap=True)
+            self.idle = delay == IDLE
+            # At most every NUMBERS_EVERY while busy, and before every idle wait (which is
+            # long), so what health shows is never older than the last change.
+            if self.idle or time.monotonic() >= next_numbers:
                 self.numbers()
                 next_numbers = time.monotonic() + NUMBERS_EVERY
             if delay > 0:
                 # Woken early by new rows only when idle; a backoff is waited out in full.
                 if delay == IDLE:
                     self.wake.wait(delay)
-                    self.wake.clear()
                 else:
                     stop.wait(delay)
-
-    def step(self) -> float:
-        """Send one batch; the seconds to wait before the next step."""
-        lo, hi = sendable_window()
-        rows, depth = self.queue.peek(self.limit, lo, hi)
-        if len(rows) < self.limit:  # every sendable row is here: the rest are held back
-            self._clock(depth - len(rows))
-        if not rows:
-            return IDLE
         try:
+            self._settle_ack()
+        except (DiskFull, sqlite3.OperationalError) as exc:
+            log.warning("the last delivered batch stays queued (%s); it is sent again", exc)
+        if self._acks is not None:
+            self._acks.shutdown()
+
+    # --- readings straight from the intake ---------------------------------------------
+    def ready(self) -> bool:
+        """Whether an offer may be made: idle, the queue has nothing to send, none pending."""
+        return self.idle and self.offer is None
+
+    def hand_over(self, rows: list[Row], cursor: Cursor) -> Offer:
+        offer = Offer(rows, cursor)
+        self.offer = offer
+        self.wake.set()
+        return offer
+
+    def _direct(self, offer: Offer) -> None:
+        self.idle = False
+        with contextlib.suppress(DiskFull, sqlite3.OperationalError):
+            self._settle_ack()  # if it failed, those rows are still queued and go again
+        out = self._send(offer.rows)
+        if out.kind == s.OK:
+            self.queue.delivered_directly(len(offer.rows))
+            self.health.delivered()
+            self.backoff.reset()
+            offer.result = DELIVERED
+            self.idle = True
+            return
+        # Anything else: queue it; the next step sends it from the queue and handles the
+        # answer as for any batch (backoff, bisect, a person's attention).
+        try:
+            offer.dropped = self.queue.enqueue([(r.line, r.ts) for r in offer.rows], offer.cursor)
+            offer.result = QUEUED
+        except (DiskFull, sqlite3.OperationalError) as exc:
+            log.warning("could not queue %d readings (%s); they come again from the journal",
+                        len(offer.rows), exc)  # fmt: skip
+            offer.result = FAILED
+
+    def step(self, overlap: bool = False) -> float:
+        """Send one batch; the seconds to wait before the next step.
+
+        ``overlap`` (the loop's way): a full batch the server took is deleted from the queue
+        in the background while the next step sends the next one.
+        """
+        self._overlap = overlap
+        lo, hi = sendable_window()
+        rows, _depth = self.queue.peek(self.limit, lo, hi, after=self._after)
+        try:
+            if len(rows) < self.limit:  # every sendable row is here: the rest are held back
+                self._settle_ack()
+                self._clock(self.queue.depth - len(rows))
+            if not rows:
+                return IDLE
             return self._deliver(rows)
         except DiskFull as exc:
             # The delete after a 2xx needs room too; the batch is resent later (harmless).
@@ -118,6 +208,7 @@ class Drainer:
         out = self._send(rows)
         if out.kind == s.OK:
             return self._accepted(rows)
+        self._settle_ack()
         if out.kind == s.PARTIAL:
             self.queue.ack(rows, rejected=out.rejected)
             self._refused(out, out.rejected)
@@ -140,10 +231,25 @@ class Drainer:
         return out
 
     def _accepted(self, rows: list[Row]) -> float:
-        self.queue.ack(rows)
+        self._settle_ack()
+        if self._overlap and len(rows) == self.limit:  # a full batch: probably more to come
+            if self._acks is None:
+                self._acks = ThreadPoolExecutor(1, thread_name_prefix="ack")
+            self._acking = self._acks.submit(self.queue.ack, rows)
+            self._after = rows[-1].seq
+        else:
+            self.queue.ack(rows)
         self.health.delivered()
         self.backoff.reset()
         return 0
+
+    def _settle_ack(self) -> None:
+        """Wait for the background delete; its failure is the step's (the rows stay queued
+        and go again: harmless)."""
+        acking, self._acking = self._acking, None
+        if acking is not None:
+            self._after = 0
+            acking.result()
 
     def _failed(self, out: Outcome) -> float:
         """Keep every row and wait: the problem is not in the lines."""

@@ -26,8 +26,8 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from common.bus import Cursor
 from services.influx_writer.clock import EARLIEST_PLAUSIBLE, clock_is_sane
@@ -54,8 +54,9 @@ class DiskFull(Exception):
     """The filesystem (not the queue's own limit) has no room: nothing was stored."""
 
 
-@dataclass(frozen=True)
-class Row:
+class Row(NamedTuple):
+    # A tuple, not a dataclass: a backlog is read 500 rows a step, and building them is a
+    # measurable share of the drain (docs/benchmarks.md, figure 4).
     seq: int  # the queue's own numbering: never reused, so an ack cannot hit a newer row
     line: str
     ts: int  # the reading's time, ms
@@ -284,14 +285,18 @@ class DiskQueue:
             log.debug("checkpoint failed: %s", exc)
 
     # --- drain ---------------------------------------------------------------------------
-    def peek(self, limit: int, lo_ts: int, hi_ts: int) -> tuple[list[Row], int]:
-        """The oldest ``limit`` rows whose time lies in [lo_ts, hi_ts], and the depth then."""
+    def peek(
+        self, limit: int, lo_ts: int, hi_ts: int, after: int = 0
+    ) -> tuple[list[Row], int]:
+        """The oldest ``limit`` rows past seq ``after`` whose time lies in [lo_ts, hi_ts], and
+        the depth then."""
         with self._lock:
             cur = self.db.execute(
-                "SELECT seq, line, ts FROM q WHERE ts BETWEEN ? AND ? ORDER BY seq LIMIT ?",
-                (lo_ts, hi_ts, limit),
+                "SELECT seq, line, ts FROM q WHERE seq > ? AND ts BETWEEN ? AND ? "
+                "ORDER BY seq LIMIT ?",
+                (after, lo_ts, hi_ts, limit),
             )
-            return [Row(*r) for r in cur], self.depth
+            return list(map(Row._make, cur)), self.depth
 
     def ack(self, rows: Sequence[Row], rejected: int = 0) -> None:
         """The server took these (2xx, or 422 for the ``rejected`` among them): forget them."""
@@ -301,6 +306,12 @@ class DiskQueue:
                 counters = self._count(delivered=gone - rejected, rejected=rejected)
             self.depth -= gone
             self.counters = counters
+
+    def delivered_directly(self, n: int) -> None:
+        """``n`` readings the server took without ever being queued: counted in memory (and
+        saved with the next commit), so that delivering them costs the disk nothing."""
+        with self._lock:
+            self.counters = dict(self.counters, delivered=self.counters["delivered"] + n)
 
     def dead_letter(self, rows: Sequence[Row], status: int | None, reason: str) -> None:
         """Set aside lines the server refuses for good, with its reason, for a person."""
@@ -332,7 +343,13 @@ class DiskQueue:
     def _delete(self, rows: Sequence[Row]) -> int:
         # Rows may have been dropped (queue full) while the batch was in flight: count what
         # was really deleted, never more.
-        cur = self.db.executemany("DELETE FROM q WHERE seq=?", [(r.seq,) for r in rows])
+        if not rows:
+            return 0
+        first, last = rows[0].seq, rows[-1].seq
+        if last - first + 1 == len(rows):  # a run of consecutive seqs: one range delete
+            cur = self.db.execute("DELETE FROM q WHERE seq BETWEEN ? AND ?", (first, last))
+        else:  # rows held back by the clock sit in between
+            cur = self.db.executemany("DELETE FROM q WHERE seq=?", [(r.seq,) for r in rows])
         return cur.rowcount
 
     def _count(self, **add: int) -> dict[str, int]:

@@ -74,6 +74,7 @@ log = logging.getLogger("radio.backfill")
 
 EPC_CODE = {"EA": 0xEA, "EB": 0xEB}
 FIRST_START_WAIT = 2700.0  # s joined without any EA/EB before the ledger begins by the clock
+IDLE_LISTEN = 5.0  # s the poller may listen between looks while nothing is to be read
 MAX_TRIES = 3  # a half-hour still unanswered after this many reads is taken as no value
 Publish = Callable[[list[Answer], str], None]
 
@@ -165,6 +166,20 @@ class Backfill:
 
     def close(self) -> None:
         self._save()
+
+    def listen_cap(self) -> float:
+        """How long the poller may listen before calling :meth:`step` again: a second while
+        there is history to read (the pace is kept to within it), else a few seconds (a
+        ``smartmeterctl backfill`` request is seen within them; an idle radio that woke every
+        second for nothing cost CPU, docs/benchmarks.md)."""
+        busy = (
+            self._want_clock
+            or self._reading
+            or self._running is not None
+            or self._request is not None
+            or self.state in ("running", "paused-midnight")
+        )
+        return (1.0 if busy else IDLE_LISTEN) * self.scale
 
     def step(self, meter: MeterClient, publish: Publish) -> bool:
         """At most one history request; True if one was sent (the schedule goes first)."""
@@ -389,7 +404,8 @@ class Backfill:
 
     # --- smartmeterctl backfill ---------------------------------------------------------------
     def _take_request(self, now: float) -> None:
-        """``smartmeterctl backfill`` (backfill_request.py): looked for once a second."""
+        """``smartmeterctl backfill`` (backfill_request.py): looked for at most once a
+        second (every few seconds while idle: :meth:`listen_cap`)."""
         if now - self._request_seen < self.scale:
             return
         self._request_seen = now

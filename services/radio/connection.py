@@ -48,11 +48,13 @@ class Connection:
         timing: Timing,
         condition: RadioCondition,
         stopped: Callable[[], bool],
+        wake_fd: int | None = None,
     ) -> None:
         self.config = config
         self.timing = timing
         self.condition = condition
         self.stopped = stopped
+        self.wake_fd = wake_fd  # readable on stop: lets the transport's idle waits be long
         self.pair_id = config.broute_id.reveal()[-8:].upper()
         self.cache = PanCache(config.paths.data_dir, self.pair_id)
         self.marker = TermMarker(config.paths.runtime_dir)
@@ -127,6 +129,7 @@ class Connection:
             port.reset_input_buffer()
             self.transport = SkTransport(port, SkReader(), self.config.secrets(),
                                          self.timing.command)  # fmt: skip
+            self.transport.wake_fd = self.wake_fd
             self.gate = Gate()  # a dongle that was away starts without a limit in force
             self.dongle = configure(self.transport, self.config, self.timing)
         except (RadioFault, PortLost, OSError, serial.SerialException):

@@ -25,7 +25,7 @@ from common.config import Config
 from common.reading import Reading
 from common.service import Stopper
 from common.status import StatusReporter
-from services.radio.backfill import Backfill
+from services.radio.backfill import IDLE_LISTEN, Backfill
 from services.radio.broadcaster import Broadcaster
 from services.radio.condition import RadioCondition, RadioFault, Stopping
 from services.radio.journal import Journal
@@ -146,7 +146,8 @@ class Poller:
             return KeilogConnection(self.config, self.timing, self.condition, stopped)
         from services.radio.connection import Connection
 
-        return Connection(self.config, self.timing, self.condition, stopped)
+        return Connection(self.config, self.timing, self.condition, stopped,
+                          wake_fd=self.stopper.fileno())  # fmt: skip
 
     def _session_over(self, connection: Any, backoff: Backoff) -> float:
         answered = self._meter is not None and self._meter.answered > 0
@@ -185,7 +186,9 @@ class Poller:
                 if self.backfill is not None and self.backfill.step(meter, self._publish):
                     continue
                 next_at = self.schedule.next_at()
-                meter.listen(max(0.01, min(1.0, (next_at or now + 1.0) - now)))
+                cap = (self.backfill.listen_cap() if self.backfill is not None
+                       else IDLE_LISTEN * self.timing.scale)  # fmt: skip
+                meter.listen(max(0.01, min(cap, (next_at or now + cap) - now)))
                 continue
             try:
                 answers, refused = meter.read(due)

@@ -188,7 +188,9 @@ class Session:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
-            item = self.t.next_event(min(0.5, remaining))
+            # No short cap on the wait: a stop wakes it (transport.wake_fd); waking twice a
+            # second for nothing was most of an idle radio's CPU (docs/benchmarks.md).
+            item = self.t.next_event(remaining, idle=self.t.wake_fd is not None)
             if isinstance(item, Event):
                 self._handle(item)
                 if self._late_send_failure:

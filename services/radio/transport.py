@@ -10,6 +10,7 @@ no line end (research notes §4.1).  The B-route ID and password never reach a l
 from __future__ import annotations
 
 import logging
+import select
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -22,6 +23,18 @@ log = logging.getLogger("radio.transport")
 
 _SECRET_COMMANDS = ("SKSETPWD", "SKSETRBID")
 READ_SLICE = 0.1  # the longest a read blocks: deadlines are kept to within this
+
+
+def _readable(port: serial.Serial, timeout: float, wake: int | None = None) -> bool:
+    """Whether the port has something to read (bytes, or the hang-up of an unplugged
+    dongle, which the read then reports) within ``timeout``; False at once when ``wake`` (a
+    descriptor that turns readable on stop) does."""
+    try:
+        fd = port.fileno()
+    except (AttributeError, serial.SerialException, OSError):
+        return True  # not a file descriptor: let the read's own timeout do the waiting
+    ready = select.select([fd] if wake is None else [fd, wake], [], [], timeout)[0]
+    return fd in ready
 
 
 class TransportError(Exception):
@@ -73,16 +86,24 @@ class SkTransport:
         self.command_timeout = command_timeout
         self.pending: deque[Event | ErxUdp] = deque()
         self._in_flight: str | None = None
+        # Readable once the service is asked to stop (common.service.Stopper.fileno): ends
+        # the idle waits of :meth:`next_event` (``idle=True``), so they can be long.
+        self.wake_fd: int | None = None
         # Set once: pyserial re-applies termios on every change of timeout.
         port.timeout = READ_SLICE
 
     # --- bytes ------------------------------------------------------------------------
-    def _fill(self, deadline: float) -> bool:
-        """Read what arrives before ``deadline`` (give or take one slice); False if nothing."""
+    def _fill(self, deadline: float, idle: bool = False) -> bool:
+        """Read what arrives before ``deadline``; False if nothing (or, ``idle``, on a stop)."""
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
+        wake = self.wake_fd if idle else None
         try:
+            # Sleep until bytes come or the deadline, in one wait: reading with the short
+            # fixed timeout woke an idle radio ten times a second (docs/benchmarks.md).
+            if not self.port.in_waiting and not _readable(self.port, remaining, wake):
+                return False
             chunk = self.port.read(max(1, self.port.in_waiting))
         except (serial.SerialException, OSError, TypeError) as exc:
             # pyserial raises TypeError from in_waiting on some closed-fd paths.
@@ -98,8 +119,9 @@ class SkTransport:
         except (serial.SerialException, OSError, TypeError) as exc:
             raise PortLost(f"serial write failed: {exc}") from exc
 
-    def read_item(self, timeout: float) -> Item | None:
-        """The next item off the wire (not the pending queue); None if none came in time."""
+    def read_item(self, timeout: float, idle: bool = False) -> Item | None:
+        """The next item off the wire (not the pending queue); None if none came in time
+        (or, ``idle``, as soon as a stop is asked for)."""
         deadline = time.monotonic() + timeout
         while True:
             item = self.reader.next_item()
@@ -109,15 +131,22 @@ class SkTransport:
                 return item
             if time.monotonic() >= deadline:
                 return None
-            self._fill(deadline)
+            if not self._fill(deadline, idle) and idle and self._woken():
+                return None
 
-    def next_event(self, timeout: float) -> Event | ErxUdp | None:
-        """The next EVENT or ERXUDP, queued ones first; stray lines are dropped."""
+    def _woken(self) -> bool:
+        if self.wake_fd is None:
+            return False
+        return bool(select.select([self.wake_fd], [], [], 0)[0])
+
+    def next_event(self, timeout: float, idle: bool = False) -> Event | ErxUdp | None:
+        """The next EVENT or ERXUDP, queued ones first; stray lines are dropped.  ``idle``:
+        nothing is awaited but what the meter may say, so a stop ends the wait at once."""
         if self.pending:
             return self.pending.popleft()
         deadline = time.monotonic() + timeout
         while True:
-            item = self.read_item(max(0.0, deadline - time.monotonic()))
+            item = self.read_item(max(0.0, deadline - time.monotonic()), idle)
             if item is None:
                 return None
             if not isinstance(item, str):
