@@ -255,13 +255,42 @@ def read_settings_env(paths: Paths, environ: dict[str, str] | None = None) -> di
     return _read_env(paths, dict(os.environ if environ is None else environ))[0]
 
 
+# Keys of the previous logger's settings.yml (docs/migration.md), each with where its value
+# goes now: a migrating user is told exactly what to change, not "did you mean".
+SEED_KEYS = {
+    "unit_id": "rename it to 'unitid'",
+    "broute": "put the B-route ID and password in .env as BROUTE_ID and BROUTE_PASSWORD "
+    "(not in settings.yml), and remove this section",
+    "serial": "put the dongle's port in .env as SERIAL_PORT (speed and timeouts are "
+    "built in), and remove this section",
+    "csv.output_dir": "rename it to 'csv.directory'",
+    "csv.filename_format": "remove it (files are always named YYYYMMDD-smartmeter.csv)",
+    "influxdb.url": "put it in .env as INFLUXDB_URL, and remove it here",
+    "influxdb.token": "put it in .env as INFLUXDB_TOKEN (a file only you can read), and "
+    "remove it here",
+    "influxdb.org": "put it in .env as INFLUXDB_ORG, and remove it here",
+    "influxdb.bucket": "put it in .env as INFLUXDB_BUCKET, and remove it here",
+    "influxdb.measurement": "remove it (the measurement is always smartmeter_power)",
+    "influxdb.tags": "remove it (the tags are unitid, epc and dataid)",
+    "logging.file": "remove it (each service's log is kept and rotated for you: "
+    "smartmeterctl logs)",
+    "logging.max_bytes": "remove it (logs are rotated for you)",
+    "logging.backup_count": "remove it (logs are rotated for you)",
+}
+
+
 def _unknown_keys(data: dict[str, Any], shape: dict[str, Any], prefix: str = "") -> list[str]:
     problems = []
     for key, value in data.items():
         name = f"{prefix}{key}"
         if value is None and isinstance(shape.get(key), dict):
             continue  # "csv:" with every key commented out: all defaults
-        if key not in shape:
+        if key not in shape and name in SEED_KEYS:
+            problems.append(
+                f"settings.yml: '{name}' is the previous logger's setting; {SEED_KEYS[name]} "
+                "(docs/migration.md)"
+            )
+        elif key not in shape:
             close = difflib.get_close_matches(str(key), list(shape), n=1)
             hint = f"did you mean '{prefix}{close[0]}'?" if close else "remove it"
             problems.append(f"settings.yml: unknown setting '{name}'; {hint}")

@@ -304,6 +304,56 @@ def test_unknown_nested_key(tmp_path: Path) -> None:
     assert "'acquisition.interval_seconds'" in msg
 
 
+SEED_SETTINGS = """\
+broute:
+  id: "0123456789ABCDEF0123456789ABCDEF"
+  password: "SEEDPASSWORD"
+serial:
+  port: /dev/ttyUSB0
+  baudrate: 115200
+  timeout: 5
+unit_id: smartmeter01
+acquisition:
+  interval_seconds: 30
+  properties: [D3, D7, E1, E7, E0, E3]
+csv:
+  enabled: true
+  output_dir: logs
+  filename_format: "%Y%m%d-smartmeter.csv"
+influxdb:
+  enabled: false
+  url: http://localhost:8086
+  token: "seed-token-value"
+  org: home
+  bucket: power
+  measurement: smartmeter_power
+  tags: {host: pi, location: home}
+logging:
+  level: INFO
+  file: logs/smartmeter.log
+  max_bytes: 1048576
+  backup_count: 3
+"""
+
+
+def test_the_previous_loggers_settings_say_what_to_change_key_by_key(tmp_path: Path) -> None:
+    found = problems(tmp_path, SEED_SETTINGS)
+    told = {p.split("'")[1]: p for p in found}
+    assert set(told) == {
+        "broute", "serial", "unit_id", "csv.output_dir", "csv.filename_format",
+        "influxdb.url", "influxdb.token", "influxdb.org", "influxdb.bucket",
+        "influxdb.measurement", "influxdb.tags", "logging.file", "logging.max_bytes",
+        "logging.backup_count",
+    }  # fmt: skip
+    assert "rename it to 'unitid'" in told["unit_id"]
+    assert "rename it to 'csv.directory'" in told["csv.output_dir"]
+    assert "BROUTE_ID and BROUTE_PASSWORD" in told["broute"]
+    assert "INFLUXDB_TOKEN" in told["influxdb.token"]
+    assert all("previous logger" in p and "did you mean" not in p for p in found)
+    text = "\n".join(found)
+    assert "SEEDPASSWORD" not in text and "seed-token-value" not in text
+
+
 def test_section_not_a_mapping(tmp_path: Path) -> None:
     msg = only_problem(tmp_path, "csv: 5\n")
     assert "'csv' must be a section" in msg
