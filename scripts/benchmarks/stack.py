@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from common.paths import Paths
 from scripts.benchmarks import procfs
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -163,12 +164,17 @@ class Stack:
         return self.root / "csv"
 
     @property
+    def paths(self) -> Paths:
+        """Where the services themselves look (their sockets), from the same environment."""
+        return Paths.from_environ(self.environ())
+
+    @property
     def readings_endpoint(self) -> str:
-        return f"ipc://{self.runtime_dir / 'readings.sock'}"
+        return self.paths.readings_endpoint
 
     @property
     def replay_endpoint(self) -> str:
-        return f"ipc://{self.runtime_dir / 'replay.sock'}"
+        return self.paths.replay_endpoint
 
     def environ(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("BROUTE_", "INFLUXDB_"))}
