@@ -1,0 +1,94 @@
+"""Setting up a dongle: echo off, dialect from SKINFO + ROPT, WOPT at most once, credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.config import load_config
+from common.paths import Paths
+from services.radio.condition import RadioFault
+from services.radio.dialect import DIALECTS, detect
+from services.radio.dongle import WoptLedger, configure
+from services.radio.timing import Timing
+from tests.support.radio_harness import PASSWORD, RBID, Wire
+
+FAST = Timing().scaled(0.1)
+EINFO_SINGLE = (
+    b"EINFO FE80:0000:0000:0000:021D:1290:12AB:CDEF 001D129012ABCDEF 21 FFFF FFFE\r\nOK\r\n"
+)
+EINFO_DUAL = b"EINFO FE80:0000:0000:0000:021D:1290:12AB:CDEF 001D129012ABCDEF 21 FFFF 0\r\nOK\r\n"
+
+
+def config(tmp_path: Path, model: str = "auto"):
+    paths = Paths(tmp_path, tmp_path / "settings.yml", tmp_path / ".env", tmp_path / "run",
+                  tmp_path / "lib", tmp_path / "log")  # fmt: skip
+    paths.config_file.write_text(f"dongle:\n  model: {model}\n")
+    paths.env_file.write_text(f"BROUTE_ID={RBID}\nBROUTE_PASSWORD={PASSWORD}\n")
+    return load_config(paths, {"SERIAL_PORT": "simulator"})
+
+
+def script(w: Wire, einfo: bytes, ropt: bytes | None, wopt: bool = False, sa2: bool = False):
+    w.dongle.reply(b"SKSREG SFE 0\r\n", b"SKSREG SFE 0\r\nOK\r\n")  # the last echo
+    w.dongle.reply(b"SKVER\r\n", b"EVER 1.2.10\r\nOK\r\n")
+    w.dongle.reply(b"SKINFO\r\n", einfo)
+    w.dongle.reply(b"ROPT\r", ropt if ropt is not None else b"FAIL ER04\r\n")
+    if wopt:
+        w.dongle.reply(b"WOPT 01\r", b"OK\r")
+    if sa2:
+        w.dongle.reply(b"SKSREG SA2 1\r\n", b"OK\r\n")
+    w.dongle.reply(f"SKSETPWD C {PASSWORD}\r\n".encode(), b"OK\r\n")
+    w.dongle.reply(f"SKSETRBID {RBID}\r\n".encode(), b"OK\r\n")
+
+
+@pytest.mark.parametrize(
+    ("einfo", "ropt", "name"),
+    [(EINFO_SINGLE, None, "rl7023-ips"), (EINFO_SINGLE, b"OK 01\r", "bp35a1"),
+     (EINFO_DUAL, None, "rl7023-dss"), (EINFO_DUAL, b"OK 00\r", "bp35c2")],
+)  # fmt: skip
+def test_dialect_is_read_off_the_wire(tmp_path, einfo, ropt, name):
+    with Wire() as w:
+        script(w, einfo, ropt, sa2=DIALECTS[name].dual_stack)
+        info = configure(w.t, config(tmp_path), FAST)
+    assert info.dialect.name == name and info.detected
+    assert info.mac == "001D129012ABCDEF"
+    assert info.binary_payload == {None: None, b"OK 01\r": False, b"OK 00\r": True}[ropt]
+
+
+def test_raw_payloads_are_left_alone_when_the_driver_reads_them(tmp_path):
+    with Wire() as w:
+        script(w, EINFO_DUAL, b"OK 00\r", sa2=True)
+        info = configure(w.t, config(tmp_path), FAST)
+        assert info.binary_payload is True
+    assert not (tmp_path / "lib" / "radio-dongle.json").exists()
+
+
+def test_wopt_is_written_at_most_once_per_dongle(tmp_path):
+    cfg = config(tmp_path)
+    with Wire() as w:
+        script(w, EINFO_DUAL, b"OK 00\r", wopt=True, sa2=True)
+        assert configure(w.t, cfg, FAST, need_ascii=True).binary_payload is False
+    assert WoptLedger(tmp_path / "lib" / "radio-dongle.json").written("001D129012ABCDEF")
+    with Wire() as w:  # a dongle that forgot: it is not written again
+        script(w, EINFO_DUAL, b"OK 00\r", wopt=False, sa2=True)
+        assert configure(w.t, cfg, FAST, need_ascii=True).binary_payload is True
+        assert b"WOPT" not in w.dongle.heard
+
+
+def test_dongle_model_overrides(tmp_path):
+    with Wire() as w:
+        script(w, EINFO_SINGLE, None, sa2=True)
+        info = configure(w.t, config(tmp_path, "rs-wsuha-p"), FAST)
+    assert info.dialect.name == "rs-wsuha-p" and not info.detected
+
+
+def test_silent_dongle_is_named(tmp_path):
+    with Wire() as w, pytest.raises(RadioFault) as info:
+        configure(w.t, config(tmp_path), FAST)
+    assert info.value.cause == "dongle-not-responding"
+
+
+def test_detection_table():
+    assert detect([], has_ropt=False).name == "rl7023-ips"
+    assert detect(["EINFO", "ip", "mac", "21", "FFFF", "1"], has_ropt=True).name == "bp35c2"
