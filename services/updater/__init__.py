@@ -1,0 +1,1 @@
+"""Field updates: signed bundles, releases side by side, a health gate, rollback."""
