@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from importlib.metadata import PackageNotFoundError, version
 
@@ -197,3 +198,36 @@ def backfill(days: int | None, no_wait: bool) -> None:
         click.echo("\nstopped watching; the radio goes on (see `smartmeterctl status`)")
         code = 0
     sys.exit(code)
+
+
+def _updater(*args: str) -> None:
+    """The updater is its own program (it outlives the stack it stops and starts)."""
+    cmd = [sys.executable, "-m", "services.updater", *args]
+    sys.exit(subprocess.run(cmd).returncode)
+
+
+@main.command()
+@click.argument("bundle", required=False, type=click.Path(dir_okay=False))
+@click.option("--check", is_flag=True, help="verify the bundle and say what it would do")
+@click.option("--allow-downgrade", is_flag=True, help="accept a version older than the running")
+@click.option("--rollback", is_flag=True, help="go back to the previous release")
+def update(bundle: str | None, check: bool, allow_downgrade: bool, rollback: bool) -> None:
+    """Apply an update bundle (smartmeter-update-*.bundle): verify, install beside the
+    running release, switch, and keep it only if the health gate passes; else roll back.
+
+    Exit code: 0 updated (or checked), 1 rolled back, 2 refused.
+    """
+    if rollback:
+        _updater("rollback")
+    if bundle is None:
+        click.echo("give the bundle file (or --rollback)", err=True)
+        sys.exit(2)
+    extra = ["--allow-downgrade"] if allow_downgrade else []
+    _updater("check" if check else "apply", bundle, *extra)
+
+
+@main.command("version")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def version_cmd(as_json: bool) -> None:
+    """Running, previous and pending release, and the last update's outcome."""
+    _updater("version", *(["--json"] if as_json else []))
