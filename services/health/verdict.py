@@ -15,6 +15,7 @@ from typing import Any
 from common.config import Config
 from services.health.state import HealthState
 from services.health.system import clock_plausible, clock_synchronized, disk_space
+from services.health.updates import checks as update_checks
 
 RANK = {"pass": 0, "warn": 1, "fail": 2}
 STATUS_STALE = 45.0  # seconds without a status from a running service (3 intervals)
@@ -197,6 +198,7 @@ def _system(config: Config) -> dict[str, list[dict[str, Any]]]:
         text = "synchronised by NTP" if synced else "NTP state not known on this machine"
         clock = check("pass", "ok", text, synced, ctype="system")
     out["clock:ntp"] = [clock]
+    out.update(update_checks(check))
     return out
 
 

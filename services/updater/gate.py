@@ -80,13 +80,25 @@ def problem(paths: Paths, version: str, before: Before) -> tuple[str | None, dic
 
 
 def wait(paths: Paths, version: str, before: Before, timeout: float, settle: float) -> str | None:
-    """None when the gate passed; else the reason it stayed shut at the deadline."""
+    """None when the gate passed; else the reason it stayed shut at the deadline.
+
+    A program that keeps exiting is named even when the last look caught it running."""
     deadline = time.monotonic() + timeout
     held_since: float | None = None
     held_pids: dict[str, int] = {}
+    last_pid: dict[str, int] = {}
+    exits: dict[str, int] = {}
     why: str | None = "not checked yet"
     while time.monotonic() < deadline:
         why, pids = problem(paths, version, before)
+        for name, pid in pids.items():
+            if pid and last_pid.get(name) not in (None, pid):
+                exits[name] = exits.get(name, 0) + 1
+            if pid:
+                last_pid[name] = pid
+        if why is not None and why.startswith("program "):
+            name = why.split()[1]
+            exits[name] = max(exits.get(name, 0), 1)
         if why is None:
             if held_since is None or pids != held_pids:
                 held_since, held_pids = time.monotonic(), pids
@@ -95,6 +107,9 @@ def wait(paths: Paths, version: str, before: Before, timeout: float, settle: flo
         else:
             held_since = None
         time.sleep(1.0)
-    if why is None:
-        why = "a program restarted during the settle period"
+    if exits:
+        worst = max(exits, key=exits.__getitem__)
+        why = f"program {worst} exited or restarted {exits[worst]} time(s); last: {why}"
+    elif why is None:
+        why = "the checks did not hold for the settle period"
     return f"health gate not passed within {timeout:.0f} s: {why}"

@@ -12,6 +12,7 @@ started through tests/support/servicectl.py (the stand-in for systemctl).
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.fault_stack import FaultStack
-from tests.support.stack import PROJECT, Stack
+from tests.support.stack import DEMO_PASSWORD, PROJECT, Stack
 
 BASE_PYTHON = getattr(sys, "_base_executable", sys.executable)
 SERVICECTL = Path(__file__).with_name("servicectl.py")
@@ -126,6 +127,8 @@ class ApplianceStack(FaultStack):
         super().__init__(root, **kw)
         self.keys = keys
         self.gate_seconds = gate_seconds
+        # the simulated meter checks the password, so a release sending another never joins
+        self.extra_env["SIMULATOR_BROUTE_PASSWORD"] = DEMO_PASSWORD
 
     @property
     def opt(self) -> Path:
@@ -193,3 +196,14 @@ class ApplianceStack(FaultStack):
             return Path(os.readlink(self.opt / "current")).name
         except OSError:
             return None
+
+
+# --- shared by tests/updates ---------------------------------------------------------------
+def joined(stack: ApplianceStack) -> bool:
+    return stack.check("radio:link").get("cause") == "joined"
+
+
+def version(stack: ApplianceStack) -> dict:
+    out = stack.smartmeterctl("version", "--json")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)

@@ -6,37 +6,13 @@ the simulated meter, then applies a bundle with ``smartmeterctl update`` as a us
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from tests.support.fault_stack import assert_clean_csv, assert_csv_is, assert_db_is
-from tests.support.influx_fixtures import victoria_fixture  # noqa: F401 - the 'victoria' fixture
 from tests.support.stack import wait_for
-from tests.support.update_host import ApplianceStack, checkout_version
+from tests.support.update_host import checkout_version, version
 
 pytestmark = pytest.mark.e2e
-
-
-def joined(stack: ApplianceStack) -> bool:
-    return stack.check("radio:link").get("cause") == "joined"
-
-
-@pytest.fixture
-def appliance(tmp_path, bundles, victoria):
-    stack = ApplianceStack(tmp_path / "appliance", bundles.keys).use_influx(victoria)
-    stack.settings["unitid"] = f"u{abs(hash(str(tmp_path))) % 10**8}"
-    out = stack.install(bundles.a)
-    assert out.returncode == 0, out.stdout + out.stderr
-    wait_for(lambda: joined(stack), 60, "the radio joined on the first release")
-    yield stack
-    stack.stop()
-
-
-def version(stack: ApplianceStack) -> dict:
-    out = stack.smartmeterctl("version", "--json")
-    assert out.returncode == 0, out.stderr
-    return json.loads(out.stdout)
 
 
 def test_an_update_is_confirmed_and_loses_no_reading(appliance, bundles, victoria):
