@@ -203,7 +203,8 @@ def backfill(days: int | None, no_wait: bool) -> None:
 def _updater(*args: str) -> None:
     """The updater is its own program (it outlives the stack it stops and starts)."""
     cmd = [sys.executable, "-m", "services.updater", *args]
-    sys.exit(subprocess.run(cmd).returncode)
+    code = subprocess.run(cmd).returncode
+    sys.exit(128 - code if code < 0 else code)  # killed by a signal: as a shell says it
 
 
 @main.command()

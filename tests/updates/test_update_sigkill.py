@@ -24,7 +24,7 @@ def test_killed_at_any_step_the_next_boot_runs_the_old_release(appliance, bundle
     rows = len(stack.csv_rows())
 
     out = stack.smartmeterctl("update", str(bundles.formats), SMARTMETER_UPDATE_KILL_AT=step)
-    assert out.returncode == -9, out.stdout + out.stderr
+    assert out.returncode == 128 + 9, out.stdout + out.stderr
     said = stack.reboot()
 
     assert stack.running() == a
