@@ -36,22 +36,37 @@ in_root install -d -m 0750 -o root -g smartmeter /etc/smartmeter
 in_root install -d -m 0750 -o smartmeter -g smartmeter \
     /var/lib/smartmeter /var/lib/smartmeter/state /var/log/smartmeter
 
-step "the logger in its own venv, /opt/smartmeter/venv (offline, from the bundle's wheels)"
+step "the logger as release \$version in /opt/smartmeter/releases (offline, from the bundle's wheels)"
+# The layout the updater keeps (services/updater/layout.py): releases side by side, `current`
+# and `good` pointing at the running one; venv and supervisord.conf are links for the paths
+# documented before releases existed.
+version=$(cat "$bundle/version")
+opt=/opt/smartmeter
+release=$opt/releases/$version
 wheels=/tmp/smartmeter-wheels
-rm -rf "$root$wheels"
+rm -rf "$root$wheels" "$root$opt"
 cp -r "$bundle/wheels" "$root$wheels"
 cp "$bundle/requirements.txt" "$root$wheels/"
 project=$(cd "$root$wheels" && ls smartmeter_logger-*.whl)
-rm -rf "$root/opt/smartmeter/venv"
-in_root python3 -m venv /opt/smartmeter/venv
-in_root /opt/smartmeter/venv/bin/pip install --quiet --no-index --no-cache-dir \
+mkdir -p "$root$release"
+in_root python3 -m venv "$release/venv"
+in_root "$release/venv/bin/pip" install --quiet --no-index --no-cache-dir \
     --disable-pip-version-check --find-links "$wheels" \
     -r "$wheels/requirements.txt" "$wheels/$project"
 rm -rf "$root$wheels"
-install -m 0644 "$bundle/supervisord.conf" "$root/opt/smartmeter/supervisord.conf"
-install -m 0644 "$bundle/version" "$root/opt/smartmeter/version"
-install -m 0644 "$bundle/requirements.txt" "$root/opt/smartmeter/requirements.txt"
-in_root /opt/smartmeter/venv/bin/smartmeterctl --version
+for f in supervisord.conf requirements.txt version; do
+    install -m 0644 "$bundle/$f" "$root$release/$f"
+done
+ln -s "releases/$version" "$root$opt/current"
+ln -s "releases/$version" "$root$opt/good"
+ln -s current/venv "$root$opt/venv"
+ln -s current/supervisord.conf "$root$opt/supervisord.conf"
+ln -s current/requirements.txt "$root$opt/requirements.txt"
+ln -s current/version "$root$opt/version"
+in_root "$opt/current/venv/bin/smartmeterctl" --version
+
+step "the update public key (bundles signed by its secret key are accepted)"
+install -D -m 0644 "$bundle/update.pub" "$root/usr/share/smartmeter/update.pub"
 
 step "default settings (health endpoint open to the LAN)"
 in_root install -m 0600 -o smartmeter -g smartmeter /dev/null /etc/smartmeter/settings.yml
@@ -64,13 +79,14 @@ touch "$root/usr/lib/clock-epoch"
 
 step "units: logger, first-boot import, root growth, SSH keys, network"
 in_root systemctl enable smartmeter.service smartmeter-import.service \
+    smartmeter-update-recover.service smartmeter-update-card.service \
     smartmeter-growroot.service smartmeter-sshkeys.service \
     systemd-networkd.service systemd-resolved.service systemd-timesyncd.service \
-    avahi-daemon.service
-# SSH only when smartmeter.env brings a key; no package timers on an appliance.
+    avahi-daemon.service apt-daily.timer apt-daily-upgrade.timer
+# SSH only when smartmeter.env brings a key; the apt timers only for security updates
+# (overlay: apt.conf.d/20auto-upgrades, 52smartmeter-unattended-upgrades).
 # wpa_supplicant.service is the D-Bus one; Wi-Fi uses wpa_supplicant@wlan0 when configured.
-in_root systemctl disable ssh.service wpa_supplicant.service apt-daily.timer \
-    apt-daily-upgrade.timer 2>/dev/null || true
+in_root systemctl disable ssh.service wpa_supplicant.service 2>/dev/null || true
 in_root systemctl mask dpkg-db-backup.timer e2scrub_all.timer 2>/dev/null || true
 ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from imagebuild import app, disk, host
+from imagebuild import app, bundle, disk, host, updatekey
 from imagebuild.recipe import IMAGE_DIR, REPO_ROOT, Flavour, all_packages, base_cache_key
 from imagebuild.recipe import read_flavour as read_flavour_file
 
@@ -135,6 +135,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--source", type=Path, default=REPO_ROOT, help="project to put in the image")
     p.add_argument("--compress", choices=("xz", "zstd", "none"), default="xz")
     p.add_argument("--rebuild-base", action="store_true", help="ignore the cached base")
+    p.add_argument("--update-key", type=Path, default=None,
+                   help="minisign secret key that signs update bundles (default: "
+                        "$SMARTMETER_UPDATE_KEY, ~/.minisign/smartmeter-update.key, else a new "
+                        "key for this build in OUT/update-key/)")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -155,6 +159,11 @@ def main(argv: list[str] | None = None) -> int:
         work.mkdir(parents=True, exist_ok=True)
         with progress.stage("app", "project wheel and aarch64 dependency wheels"):
             version = app.build_bundle(args.source.resolve(), work / "app")
+            update_key = updatekey.secret_key(args.update_key, out)
+            updatekey.public_key(update_key, work / "app" / "update.pub")
+        with progress.stage("bundle", "the same release as a signed update bundle"):
+            update_bundle = bundle.build(args.source.resolve(), out, bundle.IMAGE_TARGET,
+                                         update_key, "0", bundle.DEFAULT_CACHE)  # fmt: skip
         key = base_cache_key(flavour)
         with progress.stage("base", f"{flavour.suite} root file system ({key})") as note:
             if args.rebuild_base:
@@ -193,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
         "base_key": key,
         "base_cached": cached,
         "kernel": kernel_version(rootfs),
+        "bundle": str(update_bundle),
+        "update_key": str(update_key),
         "stages": progress.times,
         "total_seconds": total,
     }

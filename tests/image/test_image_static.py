@@ -159,7 +159,9 @@ def test_each_unit_parses_and_runs_something_that_exists(path: Path) -> None:
     assert unit.get("Unit", "Description")
     command = unit.get("Service", "ExecStart").split()[0]
     shipped = APPLIANCE / command.lstrip("/")
-    assert shipped.exists() or command.startswith(("/usr/bin/", "/opt/smartmeter/venv/bin/"))
+    assert shipped.exists() or command.startswith(
+        ("/usr/bin/", "/opt/smartmeter/current/venv/bin/", "/opt/smartmeter/good/venv/bin/")
+    )
     if shipped.exists():
         assert os.access(shipped, os.X_OK)
     assert unit.get("Install", "WantedBy")
@@ -189,7 +191,7 @@ def test_logger_service_runs_supervisord_as_its_user_and_never_gives_up() -> Non
     assert s["Restart"] == "always"
     assert s["KillMode"] == "control-group"
     assert s["RuntimeDirectory"] == "smartmeter" and s["RuntimeDirectoryMode"] == "0750"
-    assert s["ExecStart"] == "/opt/smartmeter/venv/bin/smartmeterctl supervise"
+    assert s["ExecStart"] == "/opt/smartmeter/current/venv/bin/smartmeterctl supervise"
     assert unit.get("Unit", "StartLimitIntervalSec") == "0"
     assert "smartmeter-import.service" in unit.get("Unit", "After")
 
@@ -211,7 +213,11 @@ def test_appliance_paths_are_the_agreed_ones() -> None:
         "SMARTMETER_RUNTIME_DIR": "/run/smartmeter",
         "SMARTMETER_DATA_DIR": "/var/lib/smartmeter/state",
         "SMARTMETER_LOG_DIR": "/var/log/smartmeter",
-        "SMARTMETER_SUPERVISORD_CONF": "/opt/smartmeter/supervisord.conf",
+        "SMARTMETER_SUPERVISORD_CONF": "/opt/smartmeter/current/supervisord.conf",
+        "SMARTMETER_RELEASE_ROOT": "/opt/smartmeter",
+        "SMARTMETER_UPDATE_PUBKEY": "/usr/share/smartmeter/update.pub",
+        "SMARTMETER_BASE_PYTHON": "/usr/bin/python3",
+        "SMARTMETER_UPDATE_GATE_SECONDS": "300",
     }
 
 
@@ -222,7 +228,8 @@ def test_supervisord_conf_parses_with_the_appliance_environment(tmp_path: Path) 
     for key in ("SMARTMETER_HOME", "SMARTMETER_RUNTIME_DIR", "SMARTMETER_LOG_DIR"):
         env[key] = str(tmp_path / key.lower())  # realize() checks that folders exist
         Path(env[key]).mkdir()
-    env.update(SMARTMETER_PYTHON="/opt/smartmeter/venv/bin/python", SMARTMETER_SIMULATOR="true")
+    python = "/opt/smartmeter/releases/1.0/venv/bin/python"  # sys.executable of a release
+    env.update(SMARTMETER_PYTHON=python, SMARTMETER_SIMULATOR="true")
     saved = dict(os.environ)
     os.environ.update(env)
     try:
@@ -235,7 +242,7 @@ def test_supervisord_conf_parses_with_the_appliance_environment(tmp_path: Path) 
     assert {"simulator", "radio", "csv_rotator"} <= set(programs)
     for group in programs.values():
         for proc in group.process_configs:
-            assert proc.command.startswith("/opt/smartmeter/venv/bin/python -m services.")
+            assert proc.command.startswith(f"{python} -m services.")
     assert options.directory == env["SMARTMETER_HOME"]
 
 
