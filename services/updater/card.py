@@ -41,11 +41,14 @@ def _version_of(name: str) -> tuple[int, ...]:
 
 
 def import_from_card(u: Updater, boot: Path) -> int:
+    notes: list[str] = []
     for stale in boot.glob(BUNDLE_GLOB + ".applying"):
         _rename(stale, ".failed")
-        _report(boot, [f"{stale.name}: interrupted (power cut?); the last good release runs"])
+        notes.append(f"{stale.name}: interrupted (power cut?); the last good release runs")
     bundles = sorted(boot.glob(BUNDLE_GLOB), key=lambda p: _version_of(p.name))
     if not bundles:
+        if notes:
+            _report(boot, notes)
         return 0
     newest = bundles[-1]
     incoming = u.layout.root / "incoming"
@@ -57,7 +60,7 @@ def import_from_card(u: Updater, boot: Path) -> int:
         ok = u.apply(local)
     except BundleError as exc:
         _rename(on_card, ".refused")
-        _report(boot, [f"{newest.name}: refused: {exc}"])
+        _report(boot, [*notes, f"{newest.name}: refused: {exc}"])
         print(f"update refused: {exc}", flush=True)
         return 2
     finally:
@@ -65,5 +68,5 @@ def import_from_card(u: Updater, boot: Path) -> int:
     last = u.layout.outcome() or {}
     _rename(on_card, ".applied" if ok else ".rolled-back")
     what = f"applied, running {last.get('version')}" if ok else last.get("reason", "rolled back")
-    _report(boot, [f"{newest.name}: {what}"])
+    _report(boot, [*notes, f"{newest.name}: {what}"])
     return 0 if ok else 1
