@@ -13,6 +13,7 @@ import shutil
 import time
 from pathlib import Path
 
+from services.updater import gate
 from services.updater.layout import fsync_dir
 from services.updater.manifest import BUNDLE_GLOB, BundleError, version_key
 from services.updater.sequence import Updater
@@ -40,6 +41,20 @@ def _version_of(name: str) -> tuple[int, ...]:
         return ()
 
 
+SETTLED_WAIT = 300.0
+PASSING = ("starting", "scanning", "joining", "no-status", None)
+
+
+def _wait_until_settled(u: Updater) -> None:
+    """At boot the logger has only just started: let the radio reach its usual state first,
+    so the health gate compares with where it really was (joined, or an outside cause)."""
+    deadline = time.monotonic() + SETTLED_WAIT
+    while time.monotonic() < deadline and (u.s.paths.runtime_dir / "supervisor.sock").exists():
+        if gate.snapshot(u.s.paths).radio not in PASSING:
+            return
+        time.sleep(5)
+
+
 def import_from_card(u: Updater, boot: Path) -> int:
     notes: list[str] = []
     for stale in boot.glob(BUNDLE_GLOB + ".applying"):
@@ -56,6 +71,7 @@ def import_from_card(u: Updater, boot: Path) -> int:
     local = incoming / newest.name
     shutil.copyfile(newest, local)
     on_card = _rename(newest, ".applying")
+    _wait_until_settled(u)
     try:
         ok = u.apply(local)
     except BundleError as exc:
