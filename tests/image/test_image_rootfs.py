@@ -7,6 +7,7 @@ Needs a build: SMARTMETER_IMAGE_DIR=<image/build --out>, run by `scripts/test --
 from __future__ import annotations
 
 import json
+import os
 import re
 import stat
 import subprocess
@@ -66,10 +67,27 @@ def test_units_enabled_and_ssh_off_until_a_key_comes(built: Built) -> None:
 
     for unit in ("smartmeter.service", "smartmeter-import.service", "smartmeter-growroot.service",
                  "smartmeter-sshkeys.service", "systemd-networkd.service",
-                 "systemd-timesyncd.service", "avahi-daemon.service"):  # fmt: skip
+                 "systemd-timesyncd.service", "avahi-daemon.service",
+                 "smartmeter-update-recover.service", "smartmeter-update-card.service",
+                 "apt-daily.timer", "apt-daily-upgrade.timer"):  # fmt: skip
         assert state(unit) == "enabled", unit
     assert state("ssh.service") == "disabled"
-    assert state("apt-daily.timer") == "disabled"
+
+
+def test_the_logger_is_a_release_the_updater_can_replace(built: Built) -> None:
+    r = built.rootfs
+    opt = r / "opt/smartmeter"
+    version = built.info["version"]
+    assert os.readlink(opt / "current") == f"releases/{version}"
+    assert os.readlink(opt / "good") == f"releases/{version}"
+    assert (opt / "releases" / version / "version").read_text().strip() == version
+    assert (opt / "venv/bin/python").exists()  # the documented path, through current
+    pub = (r / "usr/share/smartmeter/update.pub").read_text()
+    assert pub.startswith("untrusted comment: minisign public key")
+    key = Path(built.info["update_key"])
+    assert pub == key.with_suffix(".pub").read_text()
+    assert not list((r / "opt").rglob("*.key")) and not list((r / "etc").rglob("*update.key"))
+    assert (r / "usr/bin/minisign").exists() and (r / "usr/bin/unattended-upgrade").exists()
 
 
 def test_users_paths_and_permissions(built: Built) -> None:

@@ -41,3 +41,21 @@ def test_an_update_is_confirmed_and_loses_no_reading(appliance, bundles, victori
     assert_clean_csv(stack)
     assert_csv_is(stack, journal)
     assert_db_is(victoria, unitid, journal)
+
+
+def test_a_bundle_on_the_boot_partition_is_applied_and_renamed(appliance, bundles, tmp_path):
+    stack = appliance
+    boot = tmp_path / "boot"
+    boot.mkdir()
+    (boot / bundles.b.name).write_bytes(bundles.b.read_bytes())
+
+    out = stack.updater("card", str(boot))  # what smartmeter-update-card.service runs
+
+    assert out.returncode == 0, out.stdout + out.stderr
+    b = bundles.b.name.split("-")[2]
+    assert stack.running() == b
+    assert sorted(p.name for p in boot.iterdir()) == [
+        bundles.b.name + ".applied",
+        "smartmeter-update.txt",
+    ]
+    assert f"applied, running {b}" in (boot / "smartmeter-update.txt").read_text()
