@@ -41,7 +41,9 @@ def test_killed_at_any_step_the_next_boot_runs_the_old_release(appliance, bundle
     wait_for(lambda: joined(stack), 60, "the radio joined after the reboot")
     wait_for(lambda: len(stack.csv_rows()) > rows, 60, "readings after the reboot")
 
-    # and the same bundle applies cleanly afterwards, migrating the state only once confirmed
+    if step != "gated":
+        return
+    # the same bundle applies cleanly afterwards, migrating the state only once confirmed
     out = stack.smartmeterctl("update", str(bundles.formats))
     assert out.returncode == 0, out.stdout + out.stderr
     assert (stack.data_dir / "ledger-v2-migrated").exists()
