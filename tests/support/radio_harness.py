@@ -383,7 +383,8 @@ class PtyDongle:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.slave_name = os.ttyname(self._slave)
-        self.heard = bytearray()
+        self.heard = bytearray()  # not yet matched by a rule
+        self.transcript = bytearray()  # everything the host wrote
         self._rules: list[tuple[bytes, bytes]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -412,6 +413,7 @@ class PtyDongle:
                 return
             with self._lock:
                 self.heard += data
+                self.transcript += data
                 self._match()
 
     def _match(self) -> None:
