@@ -202,11 +202,27 @@ class RadioRig:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> RadioRig:
+    def start(self, before_radio: Callable[[RadioRig], None] | None = None) -> RadioRig:
         self.start_simulator()
+        if before_radio is not None:
+            before_radio(self)
         self.collector = Collector(self.paths).start()
         self.start_radio()
         return self
+
+    def leave_dongle_used(self) -> dict[str, Any]:
+        """The dongle as another program (momonga, our built-in driver) leaves it: echo off,
+        the RSSI token on, then SKRESET, which puts them back or keeps them as the
+        simulator's ``--skreset-registers``/``--skreset-echo`` say."""
+        from services.simulator.harness import DUAL_STACK, SkProbe
+
+        probe = SkProbe(self.paths.simulator_link, dual_stack=self.dialect in DUAL_STACK)
+        try:
+            for line in ("SKSREG SFE 0", "SKSREG SA2 1", "SKRESET"):
+                assert probe.command(line)[-1] == "OK", line
+        finally:
+            probe.close()
+        return self.control.status()
 
     def start_simulator(self, *extra: str) -> None:
         cmd = [sys.executable, "-m", "services.simulator",

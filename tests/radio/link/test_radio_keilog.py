@@ -7,14 +7,15 @@ with one the output names its commit (``tests/support/keilog_checkout.py``).
 keilog parses ERXUDP by counting tokens (DSS: exactly ten, so no RSSI token) and skips one
 echo line after SKLL64, so it needs SA2 0, echo on and hex payloads.  Whether the dongle's
 SKRESET keeps the registers, the echo flag or WOPT is not settled by anything public: the
-readings must come through under every answer the simulator can give.
+readings must come through under every answer the simulator can give, from a dongle another
+program (our built-in driver, momonga) left with echo off and SA2 1 (issue 21).
 """
 
 from __future__ import annotations
 
 import subprocess
-import time
 import sys
+import time
 
 import pytest
 import yaml
@@ -101,7 +102,7 @@ KEILOG = {
 def test_readings_through_keilog_are_the_same(tmp_path, dialect, memory):
     rig = RadioRig(tmp_path / "rig", dialect=dialect, settings=KEILOG, sim_args=memory)
     try:
-        rig.start()
+        rig.start(before_radio=RadioRig.leave_dongle_used)
         rig.wait_readings(6, timeout=30)
         assert rig.stop_radio() == 0
         rig.start_radio()  # again: the dongle's payload format is not written twice
@@ -124,7 +125,7 @@ def test_keilog_reads_on_after_a_power_cycle(tmp_path, memory):
     """A replugged BP35C2 whose WOPT lived in RAM prints raw payloads again: written again."""
     rig = RadioRig(tmp_path / "rig", dialect="bp35c2", settings=KEILOG, sim_args=memory)
     try:
-        rig.start()
+        rig.start(before_radio=RadioRig.leave_dongle_used)
         rig.wait_readings(3, timeout=30)
         rig.control.fault("unplug", seconds=1)
         off = time.monotonic()
