@@ -152,3 +152,13 @@ def test_silent_dongle_is_named(tmp_path):
 def test_detection_table():
     assert detect([], has_ropt=False).name == "rl7023-ips"
     assert detect(["EINFO", "ip", "mac", "21", "FFFF", "1"], has_ropt=True).name == "bp35c2"
+
+
+def test_a_ledger_in_its_first_form_is_read(tmp_path):
+    path = tmp_path / "radio-dongle.json"
+    path.write_text('{"wopt_written": ["001D129012ABCDEF"]}')
+    ledger = WoptLedger(path)
+    assert ledger.written("001D129012ABCDEF") and ledger.writes_today("001D129012ABCDEF") == []
+    ledger.record("001D129012ABCDEF")
+    assert len(ledger.writes_today("001D129012ABCDEF")) == 1
+    assert ledger.written("001D129012ABCDEF")
