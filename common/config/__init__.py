@@ -44,7 +44,7 @@ from common.config.sections.acquisition import (
     SIMULATOR_INTERVAL_FLOOR_SECONDS,
 )
 from common.config.sections.csv_files import CsvSettings
-from common.config.sections.dongle import DONGLE_DRIVERS, DONGLE_MODELS, SIMULATOR
+from common.config.sections.dongle import DONGLE_DRIVERS, DONGLE_MODELS, SIMULATOR, serial_port
 from common.config.sections.health import HealthSettings
 from common.config.sections.influxdb import InfluxSettings
 from common.config.sections.log_level import LOG_LEVELS
@@ -76,4 +76,5 @@ __all__ = [
     "epc_label",
     "load_config",
     "read_settings_env",
+    "serial_port",
 ]

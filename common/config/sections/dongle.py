@@ -17,6 +17,7 @@ SIMULATOR = "simulator"  # SERIAL_PORT's value (and its default) for the built-i
 
 
 def serial_port(env: dict[str, str]) -> str:
+    """SERIAL_PORT from .env or the environment; the simulator when it is unset or empty."""
     return (env.get("SERIAL_PORT") or SIMULATOR).strip()
 
 
