@@ -10,7 +10,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from common.config import Config, ConfigError, epc_label, load_config
-from common.health_client import fetch_health, health_url
+from common.health_client import fetch_health, health_url, health_url_of
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
 from services.ctl import backfill as backfill_mod
@@ -44,14 +44,6 @@ def _config_or_exit(paths: Paths, **need: bool) -> Config:
         sys.exit(2)
 
 
-def _health_url(paths: Paths) -> str:
-    try:
-        cfg = load_config(paths)
-        return health_url(cfg.health.bind, cfg.health.port)
-    except ConfigError:
-        return health_url("127.0.0.1", 8780)  # the default, when the config itself is broken
-
-
 def _config_problems(report: Report, paths: Paths) -> None:
     """Name a configuration the services cannot start with here too: with a broken
     settings.yml the health service itself waits for the fix, so /health cannot say it."""
@@ -79,7 +71,7 @@ def status(as_json: bool) -> None:
     Exit code as monitoring plugins expect: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     """
     paths = Paths.from_environ()
-    report = gather(paths, _health_url(paths))
+    report = gather(paths, health_url_of(paths))
     _config_problems(report, paths)
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))

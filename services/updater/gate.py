@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from common.config import ConfigError, load_config
-from common.health_client import fetch_health, health_url
+from common.health_client import fetch_health, health_url_of
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, process_info
 
@@ -24,17 +23,9 @@ class Before:
     radio: str | None  # the radio:link cause before the update (None: unknown)
 
 
-def _url(paths: Paths) -> str:
-    try:
-        cfg = load_config(paths)
-        return health_url(cfg.health.bind, cfg.health.port)
-    except ConfigError:
-        return health_url("127.0.0.1", 8780)
-
-
 def _health(paths: Paths) -> dict[str, Any] | None:
     try:
-        return fetch_health(_url(paths), timeout=5.0)
+        return fetch_health(health_url_of(paths), timeout=5.0)
     except (OSError, ValueError):
         return None
 
