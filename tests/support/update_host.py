@@ -40,7 +40,7 @@ RADIO_NEVER_JOINS = ("services/radio/__main__.py", (
     "    import dataclasses\n\n    from common.config import Secret\n\n"
     "    config = dataclasses.replace(config, broute_password=Secret('ZZZZZZZZZZZZ'))\n",
 ))  # fmt: skip
-CONFIG_UNREADABLE = ("common/config.py", (
+CONFIG_UNREADABLE = ("common/config/load.py", (
     "def load_config(",
     "def load_config(*a, **k):  # a release that wants another settings format\n"
     "    raise ConfigError(['settings_version: 2 is required (this file is version 1)'])\n\n\n"
