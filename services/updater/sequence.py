@@ -84,9 +84,8 @@ class Updater:
     # --- check ----------------------------------------------------------------------------
     def check(self, bundle: Path, allow_downgrade: bool = False) -> Manifest:
         """Verify a bundle and say what applying it would do; nothing changes."""
-        manifest = verify.open_bundle(bundle, self.s.pubkey)
         with tempfile.TemporaryDirectory(prefix="smartmeter-check-") as tmp:
-            verify.open_bundle(bundle, self.s.pubkey, Path(tmp))  # every member, checksums
+            manifest = verify.open_bundle(bundle, self.s.pubkey, Path(tmp))  # every member
         self._check_target(manifest, allow_downgrade)
         return manifest
 
