@@ -430,3 +430,34 @@ def test_nothing_on_the_card_changes_nothing(importer) -> None:
     run()
     assert list(boot.iterdir()) == []
     assert list((root / "etc/smartmeter").iterdir()) == []
+
+
+def test_a_reboot_window_lets_security_updates_reboot_only_then(importer) -> None:
+    _, root, boot, _, run = importer
+    window = root / "etc/apt/apt.conf.d/53smartmeter-reboot-window"
+    (boot / "smartmeter.env").write_text("REBOOT_WINDOW=4:30\n")
+    imp = run()
+    assert imp.problems == ["REBOOT_WINDOW: '4:30' must be a time HH:MM (e.g. 04:30) or off"]
+    assert not window.exists()
+    (boot / "smartmeter.env").write_text("REBOOT_WINDOW=04:30\n")
+    assert not run().problems
+    conf = window.read_text()
+    assert 'Automatic-Reboot "true";' in conf and 'Automatic-Reboot-Time "04:30";' in conf
+    (boot / "smartmeter.env").write_text("REBOOT_WINDOW=off\n")
+    run()
+    assert not window.exists()
+
+
+def test_unattended_upgrades_take_debian_security_only_and_never_reboot_by_default() -> None:
+    apt = APPLIANCE / "etc/apt/apt.conf.d"
+    ours = (apt / "52smartmeter-unattended-upgrades").read_text()
+    origins = re.findall(r'^\s*"(origin=[^"]+)";', ours, re.M)
+    assert origins and all("label=Debian-Security" in o for o in origins)
+    assert 'Unattended-Upgrade::Automatic-Reboot "false";' in ours
+    periodic = (apt / "20auto-upgrades").read_text()
+    assert 'Unattended-Upgrade "1"' in periodic and 'Download-Upgradeable-Packages "0"' in periodic
+    card = (apt / "02smartmeter-sd-card").read_text()
+    assert 'Dir::Cache::pkgcache "";' in card and 'Keep-Downloaded-Packages "false";' in card
+    for timer in ("apt-daily", "apt-daily-upgrade"):
+        drop_in = _unit(APPLIANCE / f"etc/systemd/system/{timer}.timer.d/smartmeter.conf")
+        assert re.fullmatch(r"\*-\*-\* 0[3-5]:\d\d", drop_in.get("Timer", "OnCalendar"))
