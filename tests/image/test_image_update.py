@@ -36,6 +36,8 @@ ENV = (
     "SERIAL_PORT=simulator\r\n"
 )
 BOOT_TIMEOUT = 900.0
+UPDATER_SAYS = ("verified:", "built:", "checked:", "stopped:", "started:", "confirmed:",
+                "rolling back:", "update rolled back", "update refused")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -75,11 +77,18 @@ def _boot_until(disk: Path, boot: Path, work: Path, want: str, confirmed: bool =
                 + guest.serial()[-3000:])  # fmt: skip
 
 
-def _power_off(guest: Guest) -> None:
+def _power_off(guest: Guest, phase: str) -> None:
     """Pull the plug once what was read is on the card: the CSV writer syncs at least every
-    storage.flush_interval_seconds (60 s, the documented loss bound), ext4 every 5 s."""
+    storage.flush_interval_seconds (60 s, the documented loss bound), ext4 every 5 s.
+    The boot's serial log is kept as serial-<phase>.log; the updater's lines are printed."""
     time.sleep(75)
     guest.stop()
+    for log in guest.serial_logs:
+        kept = log.with_name(f"serial-{phase}.log")
+        log.rename(kept)
+        for line in kept.read_text(errors="replace").splitlines():
+            if line.strip().startswith(UPDATER_SAYS):
+                print(f"[{phase}] {line.strip()}")
 
 
 def _root_fs(disk: Path, work: Path) -> Path:
@@ -138,20 +147,20 @@ def test_a_bundle_on_the_boot_partition_updates_and_a_broken_one_rolls_back(
     disk, boot = prepare(built.image, tmp_path, offset, ENV)
 
     guest, _ = _boot_until(disk, boot, tmp_path, old)
-    _power_off(guest)
+    _power_off(guest, "1-first-boot")
     rows_before = _csv(disk, tmp_path)
     settings_before = _root_file(disk, "/etc/smartmeter/settings.yml", tmp_path)
     assert rows_before, "no CSV rows before the update"
 
     subprocess.run(["mcopy", "-i", f"{disk}@@{offset}", str(good), f"::{good.name}"], check=True)
     guest, _ = _boot_until(disk, boot, tmp_path, new, confirmed=True)
-    _power_off(guest)
+    _power_off(guest, "2-update")
     assert any(n.endswith(".applied") for n in fat_names(disk, offset)), fat_names(disk, offset)
     note = fat_get(disk, offset, "smartmeter-update.txt", tmp_path / "note.txt").read_text()
     assert f"applied, running {new}" in note
 
     guest, _ = _boot_until(disk, boot, tmp_path, new)  # the reboot: still the new version
-    _power_off(guest)
+    _power_off(guest, "3-reboot")
     rows_after = _csv(disk, tmp_path)
     assert set(rows_before) <= set(rows_after), "CSV rows of before the update are gone"
     assert _root_file(disk, "/etc/smartmeter/settings.yml", tmp_path) == settings_before
@@ -173,5 +182,5 @@ def test_a_bundle_on_the_boot_partition_updates_and_a_broken_one_rolls_back(
         else:
             pytest.fail("the broken bundle was not rolled back:\n" + guest.serial()[-3000:])
     finally:
-        _power_off(guest)
+        _power_off(guest, "4-broken")
     assert any(n.endswith(".rolled-back") for n in fat_names(disk, offset))
