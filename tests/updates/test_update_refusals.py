@@ -86,3 +86,11 @@ def test_tampered_foreign_truncated_wrong_arch_and_older_bundles_are_refused(
     assert out.returncode == 0, out.stdout + out.stderr
     assert stack.running() == "0.0.1"
     assert version(stack)["previous"] == a
+
+    # and back by hand, through the same gate
+    out = stack.smartmeterctl("update", "--rollback")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert stack.running() == a
+    info = version(stack)
+    assert (info["running"], info["previous"]) == (a, "0.0.1")
+    assert info["last_update"]["result"] == "confirmed"
