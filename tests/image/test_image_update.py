@@ -87,7 +87,7 @@ def _power_off(guest: Guest, phase: str) -> None:
         kept = log.with_name(f"serial-{phase}.log")
         log.rename(kept)
         for line in kept.read_text(errors="replace").splitlines():
-            if line.strip().startswith(UPDATER_SAYS):
+            if any(f"]: {says}" in line for says in UPDATER_SAYS):  # python[pid]: ...
                 print(f"[{phase}] {line.strip()}")
 
 
