@@ -1,7 +1,9 @@
-"""GET /: a small status page a person can read, with today's power curve.
+"""GET /: the page a person opens: energy bought and sold on top, the health status below.
 
-Self-contained (no CDN, no script): the curve is an inline SVG drawn here, and the page
-reloads itself every 30 s.  Labels in Japanese and English.
+Self-contained (no CDN, no external font): the energy part is drawn by a small inline script
+from the JSON API (energy/page.js) and the power curve is an inline SVG drawn here.  The
+script redraws both in place every 30 s, so the page never reloads (no flicker).  Labels in
+Japanese and English.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.health.energy import page as energy_page
 from services.health.state import HealthState
 
 COLOURS = {"pass": "#1b7f3b", "warn": "#b26a00", "fail": "#b3261e"}
@@ -85,7 +88,6 @@ def render(state: HealthState, verdict: dict[str, Any]) -> str:
     now = datetime.now(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="30">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>スマートメーター / Smart meter — {WORDS[status]}</title>
 <style>
@@ -95,8 +97,12 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0 1.5em; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .25em .8em; text-align: left; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
+#curve {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <h1>スマートメーター ロガー / Smart-meter logger</h1>
+{energy_page.section()}
+<section id="health">
+<h2>状態 / Status</h2>
 <p>状態 Status: <span id="verdict" data-status="{status}">{WORDS[status]}</span>
  <small>({now})</small></p>
 <h2>最新の値 / Latest readings</h2>
@@ -107,6 +113,8 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <h2>各部の状態 / Components</h2>
 <table id="checks"><tr><th>項目 Check</th><th>状態 Status</th><th>説明 Detail</th></tr>
 {checks}</table>
-<p><a href="/health">/health</a> · <a href="/metrics">/metrics</a></p>
-</body></html>
+<p><a href="/health">/health</a> · <a href="/metrics">/metrics</a>
+ · <a href="/api/energy/summary">/api/energy/summary</a></p>
+</section>
+{energy_page.script()}</body></html>
 """
