@@ -71,8 +71,6 @@ class History:
 
     def __post_init__(self) -> None:
         rng = random.Random(self.seed)
-        imp = round(self.start_import_kwh * 1000 * RAW_PER_WH)
-        exp = round(self.start_export_kwh * 1000 * RAW_PER_WH)
         for n in range(self.days):
             day = self.start + timedelta(days=n)
             bought, sold = [], []
@@ -80,9 +78,17 @@ class History:
                 sun = 18 <= slot < 32  # 9:00–16:00
                 bought.append(rng.randint(1, 40) if not sun else rng.randint(0, 8))
                 sold.append(rng.randint(5, 50) if sun else 0)
-            self.truth.append(DayTruth(day, bought, sold, imp, exp))
-            imp += sum(b * 30 * RAW_PER_WH for b in bought)
-            exp += sum(s * 30 * RAW_PER_WH for s in sold)
+            self.truth.append(DayTruth(day, bought, sold))
+        self.recount()
+
+    def recount(self) -> None:
+        """The counters at each midnight, after a test changed some half-hours' power."""
+        imp = round(self.start_import_kwh * 1000 * RAW_PER_WH)
+        exp = round(self.start_export_kwh * 1000 * RAW_PER_WH)
+        for t in self.truth:
+            t.start_import, t.start_export = imp, exp
+            imp += sum(b * 30 * RAW_PER_WH for b in t.import_wh_per_min)
+            exp += sum(s * 30 * RAW_PER_WH for s in t.export_wh_per_min)
 
     def day_truth(self, day: date) -> DayTruth:
         return self.truth[(day - self.start).days]

@@ -36,7 +36,10 @@ def make_handler(routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
             if len(self.requestline) > MAX_REQUEST_LINE:
                 return self._plain(HTTPStatus.REQUEST_URI_TOO_LONG, "request too long\n", body_too)
             path, _, qs = self.path.partition("?")
-            query = dict(parse_qsl(qs, max_num_fields=8)[:8]) if qs else {}
+            try:
+                query = dict(parse_qsl(qs, max_num_fields=8)) if qs else {}
+            except ValueError:  # more fields than any route takes
+                return self._plain(HTTPStatus.BAD_REQUEST, "too many query fields\n", body_too)
             route = routes.get(path)
             if route is None:
                 prefix = next((k for k in routes if k.endswith("/") and k != "/"
@@ -46,8 +49,6 @@ def make_handler(routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
                 route, query = routes[prefix], {**query, "rest": path[len(prefix) :]}
             try:
                 code, ctype, body, *more = route(query)
-            except ValueError as exc:  # parse_qsl's limit
-                return self._plain(HTTPStatus.BAD_REQUEST, f"{exc}\n", body_too)
             except Exception:  # a bug must not take the endpoint down; log it once per request
                 log.exception("error answering %s", path)
                 return self._plain(HTTPStatus.INTERNAL_SERVER_ERROR, "internal error\n", body_too)
@@ -56,9 +57,12 @@ def make_handler(routes: dict[str, Route]) -> type[BaseHTTPRequestHandler]:
         def _plain(self, code: int, text: str, body_too: bool) -> None:
             self._send(code, "text/plain; charset=utf-8", text.encode(), body_too)
 
-        def _send(self, code: int, ctype: str, body: bytes, body_too: bool) -> None:
+        def _send(self, code: int, ctype: str, body: bytes, body_too: bool,
+                  headers: dict[str, str] | None = None) -> None:  # fmt: skip
             self.send_response(code)
             self.send_header("Content-Type", ctype)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
             self.send_header("X-Content-Type-Options", "nosniff")

@@ -30,8 +30,9 @@
     const w = (W - L - 4) / items.length;
     const g = el("g", {});
     g.appendChild(el("line", { x1: L, x2: W - 4, y1: zero, y2: zero, stroke: "#888" }));
-    g.appendChild(el("text", { x: L - 4, y: T + 10, "text-anchor": "end", class: "ax" }, up.toFixed(2)));
-    if (down > 0) g.appendChild(el("text", { x: L - 4, y: H - B, "text-anchor": "end", class: "ax" }, "-" + down.toFixed(2)));
+    g.appendChild(el("text", { x: L - 4, y: T + 10, "text-anchor": "end", class: "ax" }, up.toFixed(up < 10 ? 2 : 0)));
+    g.appendChild(el("text", { x: L - 4, y: zero + 4, "text-anchor": "end", class: "ax" }, "kWh"));
+    if (down > 0) g.appendChild(el("text", { x: L - 4, y: H - B, "text-anchor": "end", class: "ax" }, "-" + down.toFixed(down < 10 ? 2 : 0)));
     items.forEach((it, n) => {
       const x = L + n * w + w * 0.1, bw = Math.max(1, w * 0.8);
       if (n % labelEvery === 0) g.appendChild(el("text", { x: x + bw / 2, y: H - 4, "text-anchor": "middle", class: "ax" }, it.label));
