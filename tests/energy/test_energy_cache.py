@@ -47,7 +47,8 @@ def test_a_restart_reads_no_csv_and_a_changed_file_is_read_again(tmp_path):
                                                              abs=TOL)  # fmt: skip
     # A day's file grows (rows written late): that day alone is read again at start.
     (tmp_path / "csv" / "20260506-smartmeter.csv").open("a").write(
-        "2026-05-06T23:59:59+09:00,smartmeter01,E7,,100\n")
+        "2026-05-06T23:59:59+09:00,smartmeter01,E7,,100\n"
+    )
     third = make(tmp_path)
     third.first_build()
     assert third.built_days == 1

@@ -9,6 +9,7 @@ CSV covers.  Screenshots are kept under the test's directory; their paths are pr
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -69,7 +70,7 @@ def own_sums(csv_dir: Path) -> tuple[dict[date, dict[str, float]], int]:
             last[direction] = (ts, float(value))
     days = sorted(midnight)
     out = {}
-    for a, b in zip(days, days[1:], strict=False):
+    for a, b in itertools.pairwise(days):
         out[a] = {d: (midnight[b][d] - midnight[a][d]) % WRAP for d in ("import", "export")}
     today = days[-1]
     out[today] = {d: (last[d][1] - midnight[today][d]) % WRAP for d in ("import", "export")}
