@@ -285,7 +285,9 @@ class DiskQueue:
             log.debug("checkpoint failed: %s", exc)
 
     # --- drain ---------------------------------------------------------------------------
-    def peek(self, limit: int, lo_ts: int, hi_ts: int, after: int = 0) -> tuple[list[Row], int]:
+    def peek(
+        self, limit: int, lo_ts: int, hi_ts: int, after: int = 0
+    ) -> tuple[list[Row], int]:
         """The oldest ``limit`` rows past seq ``after`` whose time lies in [lo_ts, hi_ts], and
         the depth then."""
         with self._lock:

@@ -76,13 +76,9 @@ def test_an_idle_csv_rotator_stops_at_once(tmp_path):
                SMARTMETER_CONFIG=str(tmp_path / "settings.yml"),
                SMARTMETER_ENV_FILE=str(tmp_path / "none.env"),
                SMARTMETER_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.csv_rotator"],
-        cwd=PROJECT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(tmp_path / "csv.log", "wb"),
-    )  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "services.csv_rotator"], cwd=PROJECT, env=env,
+                            stdout=subprocess.DEVNULL,
+                            stderr=open(tmp_path / "csv.log", "wb"))  # noqa: SIM115
     try:
         bus.publish(3)
         wait_for(lambda: (tmp_path / "csv_rotator.state.json").exists() or proc.poll(), 10,

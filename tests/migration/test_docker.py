@@ -157,10 +157,9 @@ def interpolate(text: str, env: dict[str, str]) -> str:
 
 
 def under(path: str, top: str) -> bool:
-    return (
-        PurePosixPath(path) == PurePosixPath(top)
-        or PurePosixPath(top) in PurePosixPath(path).parents
-    )
+    return PurePosixPath(path) == PurePosixPath(top) or PurePosixPath(top) in PurePosixPath(
+        path
+    ).parents
 
 
 # --- the Dockerfile ----------------------------------------------------------------------------
@@ -361,9 +360,7 @@ def test_container_settings_are_the_users_with_the_health_endpoint_published(tmp
     theirs = load_config(_paths(tmp_path, tmp_path / "container.yml"), env)
     assert (theirs.health.bind, theirs.health.port) == ("0.0.0.0", 8780)
     assert {**vars(theirs), "health": None, "paths": None} == {
-        **vars(mine),
-        "health": None,
-        "paths": None,
+        **vars(mine), "health": None, "paths": None
     }
 
 

@@ -58,7 +58,9 @@ def test_influxdb_gets_what_the_csv_gets_through_a_writer_kill(tmp_path, victori
         before = victoria.count(SELECTOR)
         victoria.wait_count(before + 20, timeout=60, selector=SELECTOR)
         status = json.loads(stack.ctl("status", "--json").stdout)
-        assert {p["name"]: p["state"] for p in status["processes"]}["influx_writer"] == ("RUNNING")
+        assert {p["name"]: p["state"] for p in status["processes"]}["influx_writer"] == (
+            "RUNNING"
+        )
     finally:
         stack.stop()
     got, csv = influx_points(victoria), csv_points(stack)

@@ -191,6 +191,7 @@ def test_a_forced_read_goes_back_further_on_a_fresh_install(tmp_path):
     assert bench.status()["done"] == 2 * 48 + 24
 
 
+
 def test_no_gap_costs_the_meter_no_request(tmp_path):
     # The host's clock is the estimate until something is missing by it: here (a meter
     # whose clock agrees with the host's) nothing is, so not even the meter's clock is read.
