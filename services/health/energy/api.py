@@ -17,7 +17,7 @@ from typing import Any
 
 from services.health.energy.book import EnergyBook, month_of, month_totals, next_month
 from services.health.energy.csv_files import FILE_NAME, day_of, list_days
-from services.health.energy.day import SLOT, DayEnergy
+from services.health.energy.day import SLOT, DayTotals
 from services.health.server import Answer
 from services.health.state import HealthState
 
@@ -54,14 +54,13 @@ def _month(query: dict[str, str], key: str, default: date) -> date:
         raise BadRequest(f"'{key}' must be a month like 2026-01, not {text!r}") from None
 
 
-def _day_doc(e: DayEnergy) -> dict[str, Any]:
-    gaps = sum(1 for s in e.sources if s is None)
+def _day_doc(t: DayTotals) -> dict[str, Any]:
     return {
-        "date": e.day.isoformat(),
-        "import_kwh": _kwh(e.totals["import"]),
-        "export_kwh": _kwh(e.totals["export"]),
-        "complete": e.complete["import"] and e.complete["export"],
-        "gap_halfhours": gaps,
+        "date": t.day.isoformat(),
+        "import_kwh": _kwh(t.import_kwh),
+        "export_kwh": _kwh(t.export_kwh),
+        "complete": t.complete,
+        "gap_halfhours": t.gaps,
     }
 
 
@@ -118,6 +117,13 @@ class EnergyApi:
             "timezone": str(book.tz),
             "generated": datetime.fromtimestamp(book.clock(), book.tz).isoformat("T", "seconds"),
             "building": book.building,
+            "cache": {
+                "days": len(book.records),
+                "read_from_csv": book.built_days,
+                "build_seconds": None
+                if book.build_seconds is None
+                else round(book.build_seconds, 3),
+            },
             "power": now,
             "today": {"date": today.isoformat(), **pair(book.totals(today))},
             "yesterday": {"date": yesterday.isoformat(), **pair(book.totals(yesterday))},
@@ -136,7 +142,7 @@ class EnergyApi:
         out = []
         day = start
         while day <= end:
-            out.append(_day_doc(self.book.energy(day)))
+            out.append(_day_doc(self.book.day_totals(day)))
             day += timedelta(days=1)
         return {"from": start.isoformat(), "to": end.isoformat(), "days": out}
 
@@ -157,7 +163,7 @@ class EnergyApi:
                 "future": begins + SLOT > now,
             })  # fmt: skip
         return {
-            **_day_doc(e),
+            **_day_doc(DayTotals.of(e)),
             "unplaced_import_kwh": _kwh(e.unplaced["import"]),
             "unplaced_export_kwh": _kwh(e.unplaced["export"]),
             "previous": (day - timedelta(days=1)).isoformat(),

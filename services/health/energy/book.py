@@ -36,6 +36,7 @@ from services.health.energy.day import (
     SCALING_EPCS,
     DayEnergy,
     DayRecord,
+    DayTotals,
     build,
     resolve,
 )
@@ -44,6 +45,7 @@ log = logging.getLogger("health.energy")
 
 CLOSE_DELAY = 600.0  # seconds after midnight before yesterday's file is taken as final
 SAVE_DELAY = 60.0  # merged backfill readings are saved at most this often
+WARM_DAYS = 400  # days resolved before the book says it is ready
 BATCH = 31  # days per cache append during the first build (a kill keeps what is done)
 
 
@@ -65,7 +67,7 @@ class EnergyBook:
         self.building = True
         self.built_days = 0
         self.build_seconds: float | None = None
-        self._resolved: dict[date, DayEnergy] = {}
+        self._resolved: dict[date, DayTotals] = {}  # closed days whose neighbours are too
         self._live_records: dict[date, tuple[int, DayRecord]] = {}
         self._live_version: dict[date, int] = {}
         self._stopped = False
@@ -111,7 +113,7 @@ class EnergyBook:
             direction = "import" if r.epc == "EA" else "export"
             b = round((t - record.start) / 1800)
             c = record.counters[direction]
-            if 0 <= b < record.slots and not (c.is_fixed(b) and c.bounds[b] == r.value):
+            if 0 <= b < record.slots and not (c.is_fixed(b) and c[b] == r.value):
                 c.set_fixed(b, r.value)
                 self._changed(day)
                 self.unsaved.add(day)
@@ -169,6 +171,11 @@ class EnergyBook:
         with self.lock:
             self.records = records
         self.scan()
+        # Resolve what the page shows first (13 months of days), so the first view after a
+        # start costs what any view costs.
+        today = self.today()
+        for n in range(WARM_DAYS):
+            self.day_totals(today - timedelta(days=n + 2))
         with self.lock:
             self.building = False
             early, self.early = self.early, []
@@ -269,22 +276,31 @@ class EnergyBook:
         return memo[1]
 
     def energy(self, day: date) -> DayEnergy:
+        """The day's half-hours and totals (resolved now: a few hundred µs)."""
+        with self.lock:
+            return self._energy(day)
+
+    def _energy(self, day: date) -> DayEnergy:
+        before, after = day - timedelta(days=1), day + timedelta(days=1)
+        now = self.clock() if day == self.today() else None
+        return resolve(self._record(day), self._record(before),
+                       None if now is not None else self._record(after),
+                       day, self.tz, self.fallback_scaling(), now)  # fmt: skip
+
+    def day_totals(self, day: date) -> DayTotals:
+        """The day's totals; remembered once the day and both its neighbours are closed."""
         with self.lock:
             memo = self._resolved.get(day)
             if memo is not None:
                 return memo
-            open_from = self.first_open_day()
-            before, after = day - timedelta(days=1), day + timedelta(days=1)
-            now = self.clock() if day == self.today() else None
-            result = resolve(self._record(day), self._record(before),
-                             None if now is not None else self._record(after),
-                             day, self.tz, self.fallback_scaling(), now)  # fmt: skip
-            if after < open_from:
+            result = DayTotals.of(self._energy(day))
+            if day + timedelta(days=1) < self.first_open_day():
                 self._resolved[day] = result
             return result
 
     def totals(self, day: date) -> dict[str, float | None]:
-        return self.energy(day).totals
+        t = self.day_totals(day)
+        return {"import": t.import_kwh, "export": t.export_kwh}
 
     def days_with_records(self) -> list[date]:
         with self.lock:

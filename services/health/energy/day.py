@@ -23,6 +23,8 @@ known, the energy across the run (the counter knows it, the half-hours cannot pl
 from __future__ import annotations
 
 import bisect
+import math
+from array import array
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -47,20 +49,43 @@ def slots_in(day: date, tz: ZoneInfo) -> int:
     return round((midnight(day + timedelta(days=1), tz) - midnight(day, tz)) / SLOT)
 
 
-@dataclass
 class Counter:
-    """One direction of one day: the counter at each boundary, and the day's edge readings."""
+    """One direction of one day: the counter at each boundary, and the day's edge readings.
 
-    bounds: list[float | None]  # counter (kWh) at the start of each half-hour of the day
-    fixed: int = 0  # bit b set: bounds[b] is the meter's own half-hour value (EA/EB)
-    first: tuple[float, float] | None = None  # (unix time, kWh) of the day's first E0/E3
-    last: tuple[float, float] | None = None
+    The boundaries are kept in an ``array('d')`` with NaN for unknown: a year of days is
+    365 × 2 × 48 values, 4x smaller than lists of float objects (the benchmark's PSS).
+    """
+
+    __slots__ = ("_values", "first", "fixed", "last")
+
+    def __init__(self, bounds: list[float | None], fixed: int = 0,
+                 first: tuple[float, float] | None = None,
+                 last: tuple[float, float] | None = None) -> None:  # fmt: skip
+        self._values = array("d", (math.nan if v is None else v for v in bounds))
+        self.fixed = fixed  # bit b set: boundary b is the meter's own half-hour value (EA/EB)
+        self.first = first  # (unix time, kWh) of the day's first E0/E3
+        self.last = last
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __getitem__(self, b: int) -> float | None:
+        v = self._values[b]
+        return None if math.isnan(v) else v
+
+    def __setitem__(self, b: int, value: float | None) -> None:
+        self._values[b] = math.nan if value is None else value
+
+    @property
+    def bounds(self) -> list[float | None]:
+        """The counter (kWh) at the start of each half-hour of the day; None: unknown."""
+        return [None if math.isnan(v) else v for v in self._values]
 
     def is_fixed(self, b: int) -> bool:
         return bool(self.fixed >> b & 1)
 
     def set_fixed(self, b: int, value: float) -> None:
-        self.bounds[b] = value
+        self[b] = value
         self.fixed |= 1 << b
 
 
@@ -75,7 +100,7 @@ class DayRecord:
 
     @property
     def slots(self) -> int:
-        return len(self.counters["import"].bounds)
+        return len(self.counters["import"])
 
     def scale(self, fallback: Scaling) -> Scaling:
         if self.scaling is None:
@@ -127,9 +152,9 @@ def build(day: date, tz: ZoneInfo, rows: list[tuple[str, float, float]],
                 at = start + b * SLOT
                 i = bisect.bisect_right(times, at)  # points[i-1] <= at < points[i]
                 if i > 0 and points[i - 1][0] == at:
-                    c.bounds[b] = points[i - 1][1]
+                    c[b] = points[i - 1][1]
                 elif 0 < i < len(points):
-                    c.bounds[b] = _interpolate(
+                    c[b] = _interpolate(
                         COUNTER_EPC[counter_epc], points[i - 1], points[i], at, scaling
                     )
         for t, value in series[fixed_epc].items():
@@ -153,12 +178,29 @@ class DayEnergy:
     complete: dict[str, bool]  # direction -> the total covers the whole day
 
 
+@dataclass(frozen=True, slots=True)
+class DayTotals:
+    """What the daily and monthly views need of a day (kept for every closed day)."""
+
+    day: date
+    import_kwh: float | None
+    export_kwh: float | None
+    complete: bool  # both totals cover the whole day
+    gaps: int  # half-hours without a bar
+
+    @classmethod
+    def of(cls, e: DayEnergy) -> DayTotals:
+        return cls(e.day, e.totals["import"], e.totals["export"],
+                   e.complete["import"] and e.complete["export"],
+                   sum(1 for s in e.sources if s is None))  # fmt: skip
+
+
 def _midnight_value(direction: str, before: DayRecord | None, after: DayRecord | None,
                     scaling: Scaling) -> tuple[float | None, bool]:  # fmt: skip
     """The counter at the midnight between ``before`` and ``after`` (either may be None)."""
-    if after is not None and after.counters[direction].bounds[0] is not None:
+    if after is not None and after.counters[direction][0] is not None:
         c = after.counters[direction]  # EA/EB at 00:00, or an E0/E3 read on the dot
-        return c.bounds[0], c.is_fixed(0)
+        return c[0], c.is_fixed(0)
     if before is None or after is None:
         return None, False
     a, b = before.counters[direction].last, after.counters[direction].first
@@ -228,7 +270,7 @@ def resolve(record: DayRecord | None, before: DayRecord | None, after: DayRecord
                      <= c.last[0]), default=None)  # fmt: skip
             if k is not None:  # no half-hour from k on is known yet (it has not ended)
                 across += kwh_between(epc, bounds[k], c.last[1], scaling) or 0.0  # type: ignore[arg-type]
-        has_data = c.first is not None or any(v is not None for v in c.bounds)
+        has_data = c.first is not None or c.fixed != 0
         slots[direction] = energy
         totals[direction] = placed + across if has_data else None
         unplaced[direction] = across
