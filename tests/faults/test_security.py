@@ -22,7 +22,8 @@ meter accepted the join, the server saw the token.)
 
 Also: the runtime dir (sockets, journal) is 0750 or stricter, supervisord's socket is not
 reachable by other users, and the HTTP server is read-only: no method but GET/HEAD, no path
-outside its three, oversized requests refused, a silent client dropped after 10 s, and it
+outside its routes, no file but the CSV directory's own day files (no traversal, no symbolic
+link followed), oversized requests refused, a silent client dropped after 10 s, and it
 still answers after all that.
 
 test_health_stack.py::test_no_secret_anywhere and ::test_http_is_read_only are the quick
@@ -172,7 +173,7 @@ def test_health_server_is_read_only_and_refuses_abuse(rig):
         answer = raw(stack, method + b" /health HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
                      b"Connection: close\r\n\r\n{}")  # fmt: skip
         assert status_of(answer) in (405, 501), (method, answer[:200])
-    # Nothing outside /health, /metrics and /, whatever the path says.
+    # Nothing outside the routes, whatever the path says.
     for path in (b"/../../etc/passwd", b"/%2e%2e/%2e%2e/etc/passwd", b"//etc/passwd",
                  b"/..%2f..%2fetc%2fpasswd", b"/health/../../../etc/passwd", b"/health%00",
                  b"/.env", b"/smartmeter.env", b"/metrics/../../../../etc/shadow",
@@ -180,6 +181,29 @@ def test_health_server_is_read_only_and_refuses_abuse(rig):
         answer = raw(stack, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert status_of(answer) in (400, 404), (path, answer[:200])
         assert b"root:" not in answer and b"BROUTE" not in answer
+    # The CSV downloads: only a day file of the CSV directory, whatever the path says.
+    csv_dir, env_file = stack.csv_dir, stack.root / "smartmeter.env"
+    wait_for(lambda: any(csv_dir.glob("*-smartmeter.csv")), 30, "a CSV file")
+    real = sorted(csv_dir.glob("*-smartmeter.csv"))[0].name
+    (csv_dir / "20200101-smartmeter.csv").symlink_to(env_file)  # a planted link to a secret
+    (csv_dir / "20200102-smartmeter.csv.gz").symlink_to("/etc/passwd")
+    answer = raw(stack, b"GET /download/" + real.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                 b"Connection: close\r\n\r\n")  # fmt: skip
+    assert status_of(answer) == 200 and b"timestamp,unitid,epc,dataid,value" in answer
+    for path in (b"/download/../smartmeter.env", b"/download/../../etc/passwd",
+                 b"/download/%2e%2e/smartmeter.env", b"/download/..%2fsmartmeter.env",
+                 b"/download/%2e%2e%2f%2e%2e%2fetc%2fpasswd", b"/download//etc/passwd",
+                 b"/download/" + real.encode() + b"/../../smartmeter.env",
+                 b"/download/..\\smartmeter.env", b"/download/20200101-smartmeter.csv",
+                 b"/download/20200102-smartmeter.csv.gz", b"/download/.env",
+                 b"/download/" + real.encode() + b"%00.env", b"/download/csv_rotator.state.json",
+                 b"/api/energy/../../smartmeter.env", b"/download/\xff\xfe"):  # fmt: skip
+        answer = raw(stack, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status_of(answer) in (400, 404), (path, answer[:200])
+        assert b"root:" not in answer and b"BROUTE" not in answer, path
+        assert BROUTE_PASSWORD.encode() not in answer, path
+    for planted in ("20200101-smartmeter.csv", "20200102-smartmeter.csv.gz"):
+        (csv_dir / planted).unlink()  # the secret grep below walks the CSV directory
     # Oversized: a request line, a header, too many headers.
     long_line = raw(stack, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")
     assert status_of(long_line) in (400, 414), long_line[:200]
