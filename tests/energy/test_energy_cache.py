@@ -137,3 +137,31 @@ def test_with_csv_off_the_days_come_from_the_journals_replay(tmp_path):
     restarted.first_build()
     assert restarted.totals(D0)["import"] == pytest.approx(h.day_truth(D0).total("import"),
                                                            abs=TOL)  # fmt: skip
+
+
+def test_at_midnight_today_becomes_a_closed_day_read_once_from_its_file(tmp_path):
+    h = History(D0, 8)  # May 1–8; the 8th is "today" until the clock moves
+    h.write(tmp_path / "csv")
+    clock = {"now": datetime(2026, 5, 8, 23, 59, tzinfo=JST).timestamp()}
+    b = EnergyBook(JST, tmp_path / "data", tmp_path / "csv", clock=lambda: clock["now"])
+    b.first_build()
+    today = date(2026, 5, 8)
+    assert today in b.live and today not in b.records
+    lines = (tmp_path / "data" / FILE_NAME).read_text().splitlines()
+    clock["now"] = datetime(2026, 5, 9, 0, 5, tzinfo=JST).timestamp()
+    assert today in b.live  # not yet: the CSV writer may still flush the last rows
+    b.maintain()
+    assert today in b.live
+    clock["now"] = datetime(2026, 5, 9, 0, 11, tzinfo=JST).timestamp()
+    assert b._next_wait() == 1.0  # a day to close: at once
+    b.maintain()
+    assert today not in b.live and today in b.records
+    after = (tmp_path / "data" / FILE_NAME).read_text().splitlines()
+    assert len(after) == len(lines) + 1  # one line for the closed day, nothing else
+    # the 8th's 24:00 is in the 9th's file, which does not exist: its last half-hour is a gap
+    truth = h.day_truth(today)
+    assert b.totals(today)["import"] == pytest.approx(
+        truth.total("import") - truth.slot_kwh("import")[47], abs=TOL
+    )
+    b.maintain()
+    assert (tmp_path / "data" / FILE_NAME).read_text().splitlines() == after

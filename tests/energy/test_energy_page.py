@@ -115,6 +115,10 @@ def test_the_page_shows_the_csvs_kwh_and_a_bar_for_every_half_hour(page, width, 
     profile = root / f"chromium-{width}"
     dom = Dom(dump_dom(stack.url + "/", profile, width, height))
     assert dom.by_id["energy"] and dom.by_id["health"]  # the health part stays, below
+    raw = stack.get("/")[1].decode()
+    assert 'http-equiv="refresh"' not in raw  # redrawn in place by its script, never reloaded
+    # nothing fetched from elsewhere (a CDN, a web font): the only URL is the SVG namespace
+    assert "https://" not in raw and raw.count("http://") == raw.count("http://www.w3.org/")
     assert dom.by_id["hh-date"].get("data-date") == today.isoformat()
 
     def month(first: date) -> dict[str, float]:
