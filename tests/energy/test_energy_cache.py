@@ -165,3 +165,13 @@ def test_at_midnight_today_becomes_a_closed_day_read_once_from_its_file(tmp_path
     )
     b.maintain()
     assert (tmp_path / "data" / FILE_NAME).read_text().splitlines() == after
+
+
+def test_a_data_dir_that_cannot_be_written_costs_the_cache_not_the_page(tmp_path):
+    h = History(D0, 3)
+    h.write(tmp_path / "csv")
+    (tmp_path / "data").write_text("a file where the data directory should be")
+    b = make(tmp_path)
+    b.first_build()
+    assert b.save_failed and not b.building
+    assert b.totals(D0)["import"] == pytest.approx(h.day_truth(D0).total("import"), abs=TOL)

@@ -71,6 +71,7 @@ class EnergyBook:
         self._live_records: dict[date, tuple[int, DayRecord]] = {}
         self._live_version: dict[date, int] = {}
         self._stopped = False
+        self.save_failed = False
 
     # --- time -------------------------------------------------------------------------------
     def today(self) -> date:
@@ -138,7 +139,12 @@ class EnergyBook:
             self.wake.notify()
 
     def run(self, stop: threading.Event) -> None:
-        self.first_build()
+        try:
+            self.first_build()
+        except Exception:  # a bug must not leave the page saying "reading…" for good
+            log.exception("energy: the first read of the CSV files failed")
+            with self.lock:
+                self.building = False
         while not stop.is_set():
             with self.lock:
                 if self._stopped:
@@ -148,8 +154,8 @@ class EnergyBook:
                 return
             try:
                 self.maintain()
-            except OSError as exc:
-                log.error("energy cache: %s", exc)
+            except Exception:  # the next wake tries again; the HTTP side is unaffected
+                log.exception("energy: keeping the days current failed")
 
     def _next_wait(self) -> float:
         now = self.clock()
@@ -213,9 +219,23 @@ class EnergyBook:
                 self._changed(day)
             self.built_days += 1
             if len(todo) >= BATCH:
-                self.cache.append(todo)
+                self._save(todo)
                 todo = []
-        self.cache.append(todo)
+        self._save(todo)
+
+    def _save(self, records: list[DayRecord]) -> None:
+        """Append to the day cache; a cache that cannot be written costs speed at the next
+        start (the days are read from CSV again), never the page."""
+        try:
+            self.cache.append(records)
+        except OSError as exc:
+            if not self.save_failed:
+                log.error("cannot write the energy day cache %s (%s); the days are kept in "
+                          "memory and read from CSV again at the next start",
+                          self.cache.path, exc.strerror or exc)  # fmt: skip
+            self.save_failed = True
+        else:
+            self.save_failed = False
 
     def _note_scaling(self, rows: list[tuple[str, float, float]]) -> None:
         for epc, _, value in rows:
@@ -259,7 +279,7 @@ class EnergyBook:
         with self.lock:
             save = [self.records[d] for d in sorted(self.unsaved) if d in self.records]
             self.unsaved.clear()
-        self.cache.append(save)
+        self._save(save)
 
     # --- views ----------------------------------------------------------------------------
     def _record(self, day: date) -> DayRecord | None:
