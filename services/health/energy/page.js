@@ -75,6 +75,8 @@
       now.dataset.direction = p.direction;
       now.dataset.watts = p.watts;
     }
+    const age = p.time ? (Date.now() - Date.parse(p.time)) / 1000 : null;
+    $("power-time").textContent = p.time ? p.time.slice(11, 19) + (age > 300 ? " 古い値 stale" : "") : "";
     for (const key of ["today", "yesterday", "this_month", "last_month"]) {
       for (const d of ["import", "export"]) {
         const cell = $(key + "-" + d);
