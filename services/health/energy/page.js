@@ -97,7 +97,8 @@
     $("hh-next").disabled = !h.next;
     const gaps = h.slots.filter((s) => !s.future && !s.source).length;
     $("hh-total").textContent = "買電 bought " + fmt(h.import_kwh, 2) + " kWh · 売電 sold " + fmt(h.export_kwh, 2) + " kWh" +
-      (gaps ? " · 欠け " + gaps + " gaps" : "");
+      (gaps ? " · 欠け " + gaps + " gaps" : "") +
+      (h.unplaced_import_kwh > 0 ? " (うち欠けの間の買電 of which across gaps " + fmt(h.unplaced_import_kwh, 2) + " kWh)" : "");
     $("hh-total").dataset.import = h.import_kwh ?? "";
     $("hh-total").dataset.export = h.export_kwh ?? "";
     bars($("halfhours"), h.slots.map((s) => ({
