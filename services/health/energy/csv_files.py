@@ -92,11 +92,21 @@ def energy_rows(paths: list[Path]) -> list[tuple[str, float, float]]:
         except OSError as exc:
             log.warning("cannot read %s: %s", path, exc)
             continue
-        for ts, epc, value in _ROW.findall(data):
+        rows += parse_rows(data)
+    return rows
+
+
+def parse_rows(data: bytes) -> list[tuple[str, float, float]]:
+    """The energy and scaling rows of one file's bytes; anything else is skipped."""
+    rows = []
+    for ts, epc, value in _ROW.findall(data):
+        try:
+            when, number = datetime.fromisoformat(ts.decode()), float(value)
+        except (ValueError, UnicodeDecodeError):
+            continue  # a row another program mangled: skipped, the rest of the day counts
+        if when.tzinfo is not None and math.isfinite(number):
             try:
-                when, number = datetime.fromisoformat(ts.decode()), float(value)
-            except ValueError:
-                continue  # a row another program mangled: skipped, the rest of the day counts
-            if when.tzinfo is not None and math.isfinite(number):
                 rows.append((epc.decode(), when.timestamp(), number))
+            except (OverflowError, ValueError, OSError):
+                continue  # a time outside what this machine can count in seconds
     return rows
