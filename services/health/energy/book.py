@@ -44,6 +44,7 @@ from services.health.energy.day import (
 log = logging.getLogger("health.energy")
 
 CLOSE_DELAY = 600.0  # seconds after midnight before yesterday's file is taken as final
+MAX_WAIT = 3600.0
 SAVE_DELAY = 60.0  # merged backfill readings are saved at most this often
 WARM_DAYS = 400  # days resolved before the book says it is ready
 BATCH = 31  # days per cache append during the first build (a kill keeps what is done)
@@ -169,7 +170,9 @@ class EnergyBook:
                        + CLOSE_DELAY - now)  # fmt: skip
         if self.unsaved or self.late:
             wait = min(wait, SAVE_DELAY)
-        return max(1.0, wait)
+        # At most an hour: a Pi has no RTC, and a clock set by NTP after the wait was computed
+        # must not keep a day open for a day.
+        return max(1.0, min(wait, MAX_WAIT))
 
     def first_build(self) -> None:
         t0 = time.perf_counter()
