@@ -157,3 +157,15 @@ def test_a_past_day_shows_all_its_half_hours_with_their_source(page):
     assert all("counter" in b["class"] for b in dom.bars["halfhours"] if "imp" in b["class"])
     total = sum(float(b["data-kwh"]) for b in dom.bars["halfhours"] if "imp" in b["class"])
     assert total == pytest.approx(sums[day]["import"], abs=2e-3)
+
+
+def test_the_page_redraws_itself_in_place(page):
+    """After two of its 30 s refreshes (virtual time) everything is still there: the energy
+    part redrawn from the API, the health part swapped in from a fresh "/"."""
+    stack, root = page
+    html = dump_dom(stack.url + "/", root / "chromium-refresh", 1280, 800, budget_ms=65_000)
+    assert 'data-energy="ready"' in html  # every request of the last redraw succeeded
+    dom = Dom(html)
+    assert dom.by_id["verdict"] and dom.by_id["checks"]
+    assert dom.by_id["today-import"].get("data-kwh")
+    assert len(dom.slots("daily", "imp")) == 31

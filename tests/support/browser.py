@@ -16,17 +16,19 @@ def chromium() -> str:
     return found
 
 
-def _args(profile: Path, width: int, height: int) -> list[str]:
+def _args(profile: Path, width: int, height: int, budget_ms: int = 8000) -> list[str]:
     return [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
             "--no-first-run", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--hide-scrollbars", f"--window-size={width},{height}",
             f"--user-data-dir={profile}",
             # let the page's fetches and drawing finish before the DOM or picture is taken
-            "--virtual-time-budget=8000"]  # fmt: skip
+            f"--virtual-time-budget={budget_ms}"]  # fmt: skip
 
 
-def dump_dom(url: str, profile: Path, width: int = 1280, height: int = 800) -> str:
-    done = subprocess.run([*_args(profile, width, height), "--dump-dom", url],
+def dump_dom(url: str, profile: Path, width: int = 1280, height: int = 800,
+             budget_ms: int = 8000) -> str:  # fmt: skip
+    """The DOM after ``budget_ms`` of the page's (virtual) time: its timers run too."""
+    done = subprocess.run([*_args(profile, width, height, budget_ms), "--dump-dom", url],
                           capture_output=True, text=True, timeout=90)  # fmt: skip
     return done.stdout
 
