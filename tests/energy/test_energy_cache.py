@@ -133,8 +133,18 @@ def test_with_csv_off_the_days_come_from_the_journals_replay(tmp_path):
     for n in range(2):  # the last day's 24:00 is the next (absent) day's: compare the first two
         day = D0 + timedelta(days=n)
         assert b.totals(day)["import"] == pytest.approx(h.day_truth(day).total("import"), abs=TOL)
+    cache = tmp_path / "data" / FILE_NAME
+    lines = cache.read_text().splitlines()
     restarted = make(tmp_path, csv=False, now=datetime(2026, 5, 4, 12, 0, tzinfo=JST))
     restarted.first_build()
+    seq = 0
+    for path in sorted((tmp_path / "replay").iterdir())[:1]:  # the journal replays a day again
+        for row in path.read_text().splitlines()[1:]:
+            ts, unit, epc, dataid, value = row.split(",")
+            seq += 1
+            restarted.on_reading(Reading(seq, "e2", ts, unit, epc, dataid, float(value)))
+    restarted.maintain()
+    assert cache.read_text().splitlines() == lines  # nothing new: nothing written
     assert restarted.totals(D0)["import"] == pytest.approx(h.day_truth(D0).total("import"),
                                                            abs=TOL)  # fmt: skip
 

@@ -11,7 +11,7 @@
   is merged into that day's record at once and the record is appended to the cache within
   ``SAVE_DELAY``.
 - With CSV off, the bus is the only source: closed days come from what the journal replays
-  (a record is replaced only by one built from at least as many readings).
+  (a record is replaced only by one built from more readings).
 
 A view resolves records (:func:`day.resolve`); closed days are resolved once and remembered.
 """
@@ -275,7 +275,9 @@ class EnergyBook:
             record = build(day, self.tz, [(e, t, v) for (e, t), v in rows.items()], fallback)
             with self.lock:
                 old = self.records.get(day)
-                if old is None or record.readings >= old.readings:
+                # a replay after a restart brings the same day again: keep what is saved
+                # unless this one knows more
+                if old is None or record.readings > old.readings:
                     self.records[day] = record
                     self._changed(day)
                     self.unsaved.add(day)
