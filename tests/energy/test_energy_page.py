@@ -132,8 +132,11 @@ def test_the_page_shows_the_csvs_kwh_and_a_bar_for_every_half_hour(page, width, 
     for key, want in expected.items():
         for d in ("import", "export"):
             assert dom.kwh(f"{key}-{d}") == pytest.approx(want[d], abs=2e-3), (key, d)
-    # today: a bar for every half-hour the CSV covers so far, none after
-    assert dom.slots("halfhours", "imp") == set(range(last_minute // 30))
+    # today: a bar for every half-hour the CSV covers so far, the one in progress marked
+    # as such (its energy up to the last reading), none after
+    now_slot = last_minute // 30
+    assert dom.slots("halfhours", "imp") == set(range(now_slot + 1))
+    assert dom.slots("halfhours", "partial") == {now_slot}
     daily = dom.bars["daily"]
     assert {b["class"].split()[0] for b in daily} >= {"imp", "exp"}
     assert len(dom.slots("daily", "imp")) == 31

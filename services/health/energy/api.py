@@ -160,7 +160,8 @@ class EnergyApi:
                 "import_kwh": _kwh(e.slots["import"][i]),
                 "export_kwh": _kwh(e.slots["export"][i]),
                 "source": source,
-                "future": begins + SLOT > now,
+                "future": begins + SLOT > now and i != e.current,
+                "in_progress": i == e.current,
             })  # fmt: skip
         return {
             **_day_doc(DayTotals.of(e)),

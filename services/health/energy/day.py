@@ -176,6 +176,8 @@ class DayEnergy:
     totals: dict[str, float | None]  # direction -> kWh for the day (None: no data at all)
     unplaced: dict[str, float]  # direction -> kWh across gaps, in the total, in no bar
     complete: dict[str, bool]  # direction -> the total covers the whole day
+    ended: int  # half-hours that have ended (all of a past day; today's up to now)
+    current: int | None = None  # today: the half-hour in progress, its bar so far
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +194,7 @@ class DayTotals:
     def of(cls, e: DayEnergy) -> DayTotals:
         return cls(e.day, e.totals["import"], e.totals["export"],
                    e.complete["import"] and e.complete["export"],
-                   sum(1 for s in e.sources if s is None))  # fmt: skip
+                   sum(1 for s in e.sources[: e.ended] if s is None))  # fmt: skip
 
 
 def _midnight_value(direction: str, before: DayRecord | None, after: DayRecord | None,
@@ -220,13 +222,14 @@ def resolve(record: DayRecord | None, before: DayRecord | None, after: DayRecord
         empty: list[float | None] = [None] * n
         return DayEnergy(day, {d: list(empty) for d in DIRECTIONS}, list(empty),
                          {d: None for d in DIRECTIONS}, {d: 0.0 for d in DIRECTIONS},
-                         {d: False for d in DIRECTIONS})  # fmt: skip
+                         {d: False for d in DIRECTIONS}, _ended(day, tz, n, now))  # fmt: skip
     scaling = record.scale(fallback)
     slots: dict[str, list[float | None]] = {}
     sources: list[str | None] = [None] * n
     totals: dict[str, float | None] = {}
     unplaced: dict[str, float] = {}
     complete: dict[str, bool] = {}
+    current = None
     for direction in DIRECTIONS:
         epc = COUNTER_EPC[DIRECTIONS[direction][0]]
         c = record.counters[direction]
@@ -265,14 +268,29 @@ def resolve(record: DayRecord | None, before: DayRecord | None, after: DayRecord
                 across += run
             b = end
         if now is not None and c.last is not None:
-            # today: the energy from the last known boundary to the latest reading
+            # today: the energy from the last known boundary to the latest reading; no
+            # half-hour from k on is known yet (none has ended with a reading after it)
             k = max((i for i in range(n) if bounds[i] is not None and record.start + i * SLOT
                      <= c.last[0]), default=None)  # fmt: skip
-            if k is not None:  # no half-hour from k on is known yet (it has not ended)
-                across += kwh_between(epc, bounds[k], c.last[1], scaling) or 0.0  # type: ignore[arg-type]
+            if k is not None:
+                so_far = kwh_between(epc, bounds[k], c.last[1], scaling)  # type: ignore[arg-type]
+                in_slot = c.last[0] < record.start + (k + 1) * SLOT
+                if in_slot and energy[k] is None and so_far is not None:
+                    energy[k], current = so_far, k  # the half-hour in progress, so far
+                    sources[k] = sources[k] or "counter"
+                    placed += so_far
+                else:  # readings stopped earlier: known, but not placeable
+                    across += so_far or 0.0
         has_data = c.first is not None or c.fixed != 0
         slots[direction] = energy
         totals[direction] = placed + across if has_data else None
         unplaced[direction] = across
         complete[direction] = has_data and whole
-    return DayEnergy(day, slots, sources, totals, unplaced, complete)
+    return DayEnergy(day, slots, sources, totals, unplaced, complete,
+                     _ended(day, tz, n, now), current)  # fmt: skip
+
+
+def _ended(day: date, tz: ZoneInfo, n: int, now: float | None) -> int:
+    if now is None:
+        return n
+    return max(0, min(n, int((now - midnight(day, tz)) // SLOT)))

@@ -95,15 +95,16 @@
     $("hh-prev").dataset.date = h.previous;
     $("hh-next").dataset.date = h.next || "";
     $("hh-next").disabled = !h.next;
-    const gaps = h.slots.filter((s) => !s.future && !s.source).length;
+    const gaps = h.slots.filter((s) => !s.future && !s.in_progress && !s.source).length;
     $("hh-total").textContent = "買電 bought " + fmt(h.import_kwh, 2) + " kWh · 売電 sold " + fmt(h.export_kwh, 2) + " kWh" +
       (gaps ? " · 欠け " + gaps + " gaps" : "") +
       (h.unplaced_import_kwh > 0 ? " (うち欠けの間の買電 of which across gaps " + fmt(h.unplaced_import_kwh, 2) + " kWh)" : "");
     $("hh-total").dataset.import = h.import_kwh ?? "";
     $("hh-total").dataset.export = h.export_kwh ?? "";
     bars($("halfhours"), h.slots.map((s) => ({
-      label: s.start.slice(11, 13), imp: s.import_kwh, exp: s.export_kwh, source: s.source,
-      future: s.future, title: s.start.slice(11, 16), note: SOURCE[s.source] || "",
+      label: s.start.slice(11, 13), imp: s.import_kwh, exp: s.export_kwh,
+      source: s.in_progress ? "counter partial" : s.source, future: s.future,
+      title: s.start.slice(11, 16), note: s.in_progress ? " (計測中 so far)" : SOURCE[s.source] || "",
     })), 6);
   }
 
