@@ -107,11 +107,18 @@ def test_today_comes_from_the_bus_and_counts_up_to_the_last_reading(tmp_path):
     base = datetime(2026, 5, 8, tzinfo=JST)
     start = h.counters_at(h.truth[-1], 86400)[0]  # the counter at midnight
     watts = 1200  # 20 Wh a minute
-    for m in range(0, 12 * 60 + 1, 1):
+    for m in range(0, 11 * 60 + 46, 1):  # up to 11:45
+        raw = start + 20 * 10 * m
+        b.on_reading(reading(m, base + timedelta(minutes=m), "E0", raw / 1e4))
+    assert b.totals(today)["import"] == pytest.approx(11.75 * watts / 1000, abs=TOL)
+    e = b.energy(today)
+    assert e.sources[:24] == ["counter"] * 24 and e.sources[24:] == [None] * 24
+    assert e.current == 23  # 11:30-12:00, in progress: its 15 minutes so far
+    assert e.slots["import"][23] == pytest.approx(15 * 20 / 1000, abs=TOL)
+    for m in range(11 * 60 + 46, 12 * 60 + 1, 1):
         raw = start + 20 * 10 * m
         b.on_reading(reading(m, base + timedelta(minutes=m), "E0", raw / 1e4))
     assert b.totals(today)["import"] == pytest.approx(12 * watts / 1000, abs=TOL)
-    assert b.energy(today).sources[:24] == ["counter"] * 24
     # and yesterday's last half-hour is closed by today's 00:00 reading
     yesterday = b.energy(today - timedelta(days=1))
     assert yesterday.complete["import"]
