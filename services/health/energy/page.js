@@ -86,6 +86,7 @@
       }
     }
     $("energy-building").hidden = !s.building;
+    $("energy-progress").textContent = s.cache.days;
   }
 
   async function drawHalfhours() {
