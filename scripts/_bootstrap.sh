@@ -28,6 +28,9 @@ if ! UV="$(find_uv)"; then
         echo "python3 is not installed; install it with: sudo apt-get install python3" >&2
         exit 1
     fi
+    if [ -z "${SSL_CERT_FILE:-}" ] && [ ! -s /etc/ssl/certs/ca-certificates.crt ]; then
+        "$ROOT/scripts/packages/install" bootstrap || exit 1
+    fi
     echo "uv is not installed; fetching it from PyPI into .tools/bin/uv..." >&2
     python3 -I "$ROOT/scripts/get_uv.py" "$ROOT/.tools/bin/uv" || exit 1
     UV="$ROOT/.tools/bin/uv"
