@@ -96,15 +96,14 @@ def fetch(url: str) -> bytes:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, ssl.SSLCertVerificationError):
             raise Failed(
-                "cannot check pypi.org's certificate: this system has no CA certificates; "
-                "install them with: sudo apt-get install ca-certificates"
+                f"cannot verify pypi.org's certificate ({reason.verify_message}); install "
+                "the CA certificates: sudo apt-get install ca-certificates"
             ) from None
         raise Failed(
-            "cannot reach pypi.org ({}); check the network (a proxy goes in "
-            "https_proxy=...)".format(reason)
+            f"cannot reach pypi.org ({reason}); check the network (a proxy goes in https_proxy=...)"
         ) from None
     except (OSError, ValueError) as exc:
-        raise Failed("cannot reach pypi.org ({}); check the network".format(exc)) from None
+        raise Failed(f"cannot reach pypi.org ({exc}); check the network") from None
 
 
 def pick(release: dict, arch: str, lib: "tuple[str, tuple[int, int]]") -> dict:
@@ -134,11 +133,12 @@ def unpack(wheel_path: str, dest: str) -> None:
     os.replace(tmp, dest)  # never a half-written uv at DEST
 
 
-def install(dest: str, index: str = INDEX) -> str:
+def install(dest: str, index: "str | None" = None) -> str:
+    index = index or INDEX
     try:
         release = json.loads(fetch(index).decode("utf-8"))
     except ValueError:
-        raise Failed("{} did not answer with JSON; try again later".format(index)) from None
+        raise Failed(f"{index} did not answer with JSON; try again later") from None
     arch, lib = machine(), libc()
     chosen = pick(release, arch, lib)
     want = chosen["digests"]["sha256"]
@@ -164,9 +164,9 @@ def main(argv: "list[str]") -> int:
     try:
         what = install(argv[1])
     except Failed as exc:
-        print("uv could not be installed: {}".format(exc), file=sys.stderr)
+        print(f"uv could not be installed: {exc}", file=sys.stderr)
         return 1
-    print("installed {} to {}".format(what, argv[1]), file=sys.stderr)
+    print(f"installed {what} to {argv[1]}", file=sys.stderr)
     return 0
 
 

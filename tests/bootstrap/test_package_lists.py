@@ -1,0 +1,47 @@
+"""scripts/packages/*.txt: the one list of Debian packages scripts/test and .ci/run install."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from tests.support.stack import PROJECT
+
+LISTS = PROJECT / "scripts" / "packages"
+
+
+def names(list_name: str) -> list[str]:
+    text = (LISTS / f"{list_name}.txt").read_text()
+    return [line.split("#", 1)[0].split()[0] for line in text.splitlines()
+            if line.split("#", 1)[0].strip()]  # fmt: skip
+
+
+def test_every_line_is_one_debian_package_name():
+    for list_name in ("bootstrap", "suite", "image"):
+        for name in names(list_name):
+            assert re.fullmatch(r"[a-z0-9][a-z0-9+.-]+", name), (list_name, name)
+
+
+def test_the_suite_list_has_what_the_tests_run():
+    assert {"victoria-metrics", "chromium", "fonts-noto-cjk"} <= set(names("suite"))
+
+
+def test_ci_installs_through_the_lists_and_names_no_package_twice():
+    ci = "\n".join(
+        line.split("#", 1)[0] for line in (PROJECT / ".ci" / "run").read_text().splitlines()
+    )
+    assert "scripts/packages/install suite image" in ci
+    for list_name in ("suite", "image"):
+        for name in names(list_name):
+            assert not re.search(rf"(?<![\w/.-]){re.escape(name)}(?![\w.-])", ci), name
+
+
+def test_nothing_missing_means_nothing_done_and_nothing_said():
+    """This machine has the suite's packages (the suite could not run otherwise)."""
+    done = subprocess.run([LISTS / "install", "suite"], capture_output=True, text=True)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_an_unknown_list_is_named():
+    done = subprocess.run([LISTS / "install", "nope"], capture_output=True, text=True)
+    assert done.returncode == 2 and "nope.txt" in done.stderr
