@@ -27,11 +27,13 @@ class Report:
     health: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     restarts: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # whose configuration, which files
 
     def as_json(self) -> dict[str, Any]:
         return {
             "verdict": WORD[self.code].lower(),
             "exit_code": self.code,
+            "config": self.config,
             "problems": self.problems,
             "processes": self.processes,
             "health": self.health,
@@ -125,8 +127,24 @@ def _backfill_line(b: Any) -> str:
     return text
 
 
+def render_config(config: dict[str, Any]) -> str:
+    """Which configuration the report is about (the running stack's, or the demo's)."""
+    if not config:
+        return ""
+    out = [f"  config         {config['source']}",
+           f"                 settings {config['settings']}",
+           f"                 secrets  {config['secrets']}"]  # fmt: skip
+    if config.get("not_visible_here"):
+        out.append(f"                 ({', '.join(config['not_visible_here'])} from the "
+                   "stack's own environment, checked when it started)")  # fmt: skip
+    out.append(f"  meter          {config['meter']}")
+    return "\n".join(out)
+
+
 def render(report: Report) -> str:
     out = [f"Smart-meter logger: {WORD[report.code]}"]
+    if report.config:
+        out.append(render_config(report.config))
     if report.processes:
         out.append("")
         out.append(f"  {'process':<14} {'state':<9} {'up':>12} {'restarts':>9}")
