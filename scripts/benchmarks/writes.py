@@ -14,9 +14,9 @@ are shown apart and left out of the total.
 
 The floor: a flush makes rows durable with fsync, and the kernel writes (and counts) whole
 4 KiB pages, so every flush costs at least the CSV file's last page, partly filled or not:
-(flushes a day) × 4 KiB + the payload itself (the pages it fills).  At the seed's rate and
-a 60 s flush that floor is far above 3× the payload; a third run with a 5-minute flush shows
-what the target needs (docs/benchmarks.md).
+(flushes a day) × 4 KiB + the payload itself (the pages it fills).  At the previous logger's
+rate and a 60 s flush that floor is far above 3× the payload; a third run with a 5-minute flush
+shows what the target needs (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from scripts.benchmarks.figure import Figure, kib, say, table
 from scripts.benchmarks.stack import Stack, VictoriaMetrics, wait_for
 
 SCALE = 20.0
-INTERVAL = 30.0  # the seed's defaults
+INTERVAL = 30.0  # the previous logger's defaults
 FLUSH = 60.0
 PROPERTIES = ["D3", "D7", "E1", "E7", "E0", "E3"]
 NOT_APPLIANCE = {"simulator"}

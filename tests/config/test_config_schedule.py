@@ -41,7 +41,7 @@ def test_flat_form_is_one_group(tmp_path):
     assert cfg.properties == (0xE7, 0xE0)
 
 
-def test_defaults_keep_the_seeds_flat_form(tmp_path):
+def test_defaults_keep_the_previous_loggers_flat_form(tmp_path):
     cfg = load_config(paths(tmp_path, {}), REAL_PORT)
     assert cfg.schedule == (ScheduleGroup(cfg.properties, 30.0),)
 
