@@ -28,9 +28,9 @@ def test_the_suite_list_has_what_the_tests_run():
 
 def test_ci_installs_through_the_lists_and_names_no_package_twice():
     ci = (PROJECT / ".ci" / "run").read_text()
-    assert "scripts/packages/install suite image" in ci
+    assert "scripts/packages/install bootstrap suite image" in ci
     apt_lines = [line for line in ci.splitlines() if "apt-get install" in line]
-    listed = set(names("suite")) | set(names("image"))
+    listed = set(names("bootstrap")) | set(names("suite")) | set(names("image"))
     for line in apt_lines:
         assert not listed & set(line.split()), line
 
