@@ -26,7 +26,8 @@ import urllib.parse
 import urllib.request
 import zipfile
 
-INDEX = "https://pypi.org/pypi/uv/json"
+# A PyPI mirror with the same JSON API can stand in (SMARTMETER_UV_INDEX=https://.../pypi/uv/json).
+INDEX = os.environ.get("SMARTMETER_UV_INDEX") or "https://pypi.org/pypi/uv/json"
 TIMEOUT = 60
 
 # A wheel's platform tag, e.g. manylinux_2_17_x86_64, manylinux2014_aarch64,
@@ -89,6 +90,7 @@ def compatible(filename: str, arch: str, lib: "tuple[str, tuple[int, int]]") -> 
 
 
 def fetch(url: str) -> bytes:
+    host = urllib.parse.urlparse(url).netloc or url
     try:
         with urllib.request.urlopen(url, timeout=TIMEOUT) as answer:
             return answer.read()
@@ -96,14 +98,14 @@ def fetch(url: str) -> bytes:
         reason = getattr(exc, "reason", exc)
         if isinstance(reason, ssl.SSLCertVerificationError):
             raise Failed(
-                f"cannot verify pypi.org's certificate ({reason.verify_message}); install "
+                f"cannot verify {host}'s certificate ({reason.verify_message}); install "
                 "the CA certificates: sudo apt-get install ca-certificates"
             ) from None
         raise Failed(
-            f"cannot reach pypi.org ({reason}); check the network (a proxy goes in https_proxy=...)"
+            f"cannot reach {host} ({reason}); check the network (a proxy goes in https_proxy=...)"
         ) from None
     except (OSError, ValueError) as exc:
-        raise Failed(f"cannot reach pypi.org ({exc}); check the network") from None
+        raise Failed(f"cannot reach {host} ({exc}); check the network") from None
 
 
 def pick(release: dict, arch: str, lib: "tuple[str, tuple[int, int]]") -> dict:

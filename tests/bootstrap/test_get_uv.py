@@ -10,10 +10,12 @@ import http.server
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import threading
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -133,13 +135,58 @@ def test_a_wheel_that_does_not_match_pypis_sha256_is_not_installed(loopback_pypi
 
 
 def test_an_unreachable_index_is_one_line_naming_the_network(tmp_path):
+    env = {**os.environ, "SMARTMETER_UV_INDEX": "http://127.0.0.1:9/pypi/uv/json"}
     done = subprocess.run(
         [sys.executable, "-I", "-c",
          "import sys; sys.path.insert(0, 'scripts'); import get_uv; "
-         "get_uv.INDEX = 'http://127.0.0.1:9/pypi/uv/json'; "
          f"sys.exit(get_uv.main(['get_uv.py', {str(tmp_path / 'uv')!r}]))"],
-        capture_output=True, text=True, cwd=PROJECT, timeout=60,
+        capture_output=True, text=True, cwd=PROJECT, timeout=60, env=env,
     )  # fmt: skip
     assert done.returncode == 1
-    assert done.stderr.count("\n") == 1 and "cannot reach pypi.org" in done.stderr
+    assert done.stderr.count("\n") == 1 and "cannot reach 127.0.0.1:9" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def _checkout(root: Path) -> Path:
+    """What scripts/demo and scripts/test source, copied as a fresh clone has it."""
+    (root / "scripts").mkdir(parents=True)
+    for name in ("_bootstrap.sh", "get_uv.py"):
+        shutil.copy(PROJECT / "scripts" / name, root / "scripts" / name)
+    shutil.copytree(PROJECT / "scripts" / "packages", root / "scripts" / "packages")
+    return root
+
+
+def _bare_shell(root: Path, index: str) -> dict[str, str]:
+    """No uv anywhere (PATH has only the system's directories, HOME is empty)."""
+    assert not any(Path(d, "uv").exists() for d in ("/usr/bin", "/bin")), "uv in /usr/bin"
+    (root / "home").mkdir(exist_ok=True)
+    certs = os.environ.get("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")
+    return {"PATH": "/usr/bin:/bin", "HOME": str(root / "home"), "SMARTMETER_UV_INDEX": index,
+            "SSL_CERT_FILE": certs}  # fmt: skip
+
+
+def test_the_bootstrap_fetches_uv_and_lets_it_make_the_venv(loopback_pypi, tmp_path):
+    """A stand-in uv (the real one would need PyPI for the dependencies) records how the
+    bootstrap calls it."""
+    root = _checkout(tmp_path / "checkout")
+    fake_uv = f'#!/bin/sh\necho "$@" >> {root}/uv-calls\n'.encode()
+    wheel = _wheel(fake_uv)
+    env = _bare_shell(tmp_path, loopback_pypi(wheel, hashlib.sha256(wheel).hexdigest()))
+    command = ["bash", "-c", 'source scripts/_bootstrap.sh --no-dev && echo "UV=$UV"']
+    first = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert f"UV={root}/.tools/bin/uv" in first.stdout
+    assert "fetching it from PyPI" in first.stderr
+    assert (root / "uv-calls").read_text() == "sync --frozen --quiet --no-dev\n"
+    again = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 0 and "fetching" not in again.stderr  # it is there now
+
+
+def test_the_bootstrap_stops_with_one_line_when_pypi_cannot_be_reached(tmp_path):
+    root = _checkout(tmp_path / "checkout")
+    env = _bare_shell(tmp_path, "http://127.0.0.1:9/pypi/uv/json")
+    done = subprocess.run(["bash", "-c", "source scripts/_bootstrap.sh"], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.splitlines()[-1].startswith("uv could not be installed: cannot reach")
+    assert "Traceback" not in done.stderr and not (root / ".tools" / "bin" / "uv").exists()
