@@ -130,13 +130,15 @@ def test_low_disk_is_a_warning(tmp_path):
         subprocess.run(["umount", "-l", str(data)], check=False)
 
 
-def test_status_without_supervisord_is_unknown_in_one_line(tmp_path):
+def test_status_without_supervisord_is_unknown_in_the_first_line(tmp_path):
     stack = make(tmp_path / "s")
     stack.write_config()
     done = stack.ctl("status")
     assert done.returncode == 3
-    assert done.stdout.startswith("UNKNOWN: supervisord is not running")
-    assert len(done.stdout.strip().splitlines()) == 1
+    first, *rest = done.stdout.strip().splitlines()
+    assert first.startswith("UNKNOWN: supervisord is not running")  # what a monitor shows
+    assert rest[0].split() == ["config", "no", "stack", "is", "running;", "this", "shell's"]
+    assert len(rest) <= 4  # then the files that configuration would use, and the meter
     assert "Traceback" not in done.stdout + done.stderr
     rc, js = ctl_status(stack)
     assert rc == 3 and js["verdict"] == "unknown"
