@@ -8,7 +8,15 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from common.config import SIMULATOR, Config, ConfigError, epc_label, read_settings_env
+from common.config import (
+    DEFAULTS,
+    SIMULATOR,
+    Config,
+    ConfigError,
+    epc_label,
+    read_settings_env,
+    serial_port,
+)
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
 from services.ctl import backfill as backfill_mod
@@ -51,12 +59,13 @@ def _health_url(target: Target) -> str:
         cfg = running.load(target)
         return health_url(cfg.health.bind, cfg.health.port)
     except ConfigError:
-        return health_url("127.0.0.1", 8780)  # the default, when the config itself is broken
+        default = DEFAULTS["health"]  # when the config itself is broken
+        return health_url(default["bind"], default["port"])
 
 
 def _meter(target: Target) -> str:
-    port = read_settings_env(target.paths, target.environ).get("SERIAL_PORT", "").strip()
-    return "the built-in simulator" if port in ("", SIMULATOR) else port
+    port = serial_port(read_settings_env(target.paths, target.environ))
+    return "the built-in simulator" if port == SIMULATOR else port
 
 
 def _config_problems(report: Report, target: Target) -> None:

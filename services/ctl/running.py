@@ -18,11 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
-from common.config import Config, ConfigError, load_config
+from common.config import Config, ConfigError, load_config, read_settings_env
 from common.paths import Paths
 
 RECORD = "stack.json"
-SECRET_PREFIXES = ("BROUTE_", "INFLUXDB_")
 PATH_VARIABLES = {
     "SMARTMETER_HOME": "home",
     "SMARTMETER_CONFIG": "config_file",
@@ -46,6 +45,12 @@ class Target:
     hidden: tuple[str, ...] = field(default=())
 
 
+def from_environment(paths: Paths, environ: dict[str, str]) -> set[str]:
+    """The .env keys (BROUTE_*, INFLUXDB_*, SERIAL_PORT ...) ``environ`` sets: what the
+    configuration would read with no .env file at all."""
+    return set(read_settings_env(replace(paths, env_file=Path(os.devnull)), environ))
+
+
 def record(paths: Paths, pid: int, environ: dict[str, str]) -> None:
     """Leave the record of a stack starting with ``paths`` as supervisord ``pid``."""
     body = {
@@ -54,7 +59,7 @@ def record(paths: Paths, pid: int, environ: dict[str, str]) -> None:
         **{attr: str(getattr(paths, attr)) for attr in PATH_VARIABLES.values()},
         # The dongle's path is not a secret, and says which meter the stack talks to.
         "serial_port": environ.get("SERIAL_PORT"),
-        "secrets_from_environment": sorted(k for k in environ if k.startswith(SECRET_PREFIXES)),
+        "secrets_from_environment": sorted(from_environment(paths, environ) - {"SERIAL_PORT"}),
     }
     path = paths.runtime_dir / RECORD
     tmp = path.with_name(path.name + ".tmp")
@@ -98,13 +103,13 @@ def find(environ: dict[str, str] | None = None) -> Target:
     rec = running_record(paths)
     if rec is not None:
         paths = Paths(**{attr: Path(rec[attr]) for attr in PATH_VARIABLES.values()})
-        stack_env = {k: v for k, v in env.items() if not k.startswith(SECRET_PREFIXES)}
+        from_env = rec.get("secrets_from_environment") or []
+        # This shell's .env variables are not the stack's: keep only those the stack had too.
+        mine = from_environment(paths, env) - set(from_env)
+        stack_env = {k: v for k, v in env.items() if k not in mine}
         stack_env.update({var: rec[attr] for var, attr in PATH_VARIABLES.items()})
-        stack_env.pop("SERIAL_PORT", None)
         if rec.get("serial_port") is not None:
             stack_env["SERIAL_PORT"] = rec["serial_port"]
-        from_env = rec.get("secrets_from_environment") or []
-        stack_env.update({k: env[k] for k in from_env if k in env})
         return Target(
             paths,
             stack_env,
