@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 from tests.support.stack import PROJECT
 
@@ -44,3 +48,31 @@ def test_nothing_missing_means_nothing_done_and_nothing_said():
 def test_an_unknown_list_is_named():
     done = subprocess.run([LISTS / "install", "nope"], capture_output=True, text=True)
     assert done.returncode == 2 and "nope.txt" in done.stderr
+
+
+def test_without_root_or_sudo_one_line_names_the_command():
+    """A user who is not root and has no password-less sudo: nothing is installed, and the
+    line says exactly what to type."""
+    with tempfile.TemporaryDirectory() as tmp:  # outside pytest's root-only tmp tree
+        _as_an_ordinary_user(Path(tmp))
+
+
+def _as_an_ordinary_user(tmp_path: Path) -> None:
+    lists = tmp_path / "packages"
+    lists.mkdir()
+    shutil.copy(LISTS / "install", lists / "install")
+    (lists / "extra.txt").write_text("no-such-package-xyz  # what this machine lacks\n")
+    stubs = tmp_path / "bin"
+    stubs.mkdir()
+    (stubs / "sudo").write_text("#!/bin/sh\nexit 1\n")  # sudo that wants a password
+    (stubs / "sudo").chmod(0o755)
+    tmp_path.chmod(0o755)
+    as_user = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    command = [*(as_user if os.geteuid() == 0 else []), str(lists / "install"), "extra"]
+    env = {**os.environ, "PATH": f"{stubs}:/usr/bin:/bin"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == (
+        "Missing Debian packages (no-such-package-xyz); install them with: sudo apt-get update"
+        " && sudo apt-get install -y --no-install-recommends no-such-package-xyz\n"
+    )
