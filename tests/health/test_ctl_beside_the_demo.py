@@ -145,6 +145,10 @@ def test_with_a_real_looking_env_status_reports_that_file_and_no_secret(demo):
     record = (stack.runtime_dir / "stack.json").read_text()
     for secret in (REAL_LOOKING_ID, REAL_LOOKING_PASSWORD):
         assert secret not in done.stdout + done.stderr + record
+    # a second scripts/demo in the same checkout does not start a second stack over it
+    again = stack.ctl("supervise", "--for", "5")
+    assert again.returncode == 1 and "a stack is already running" in again.stderr
+    assert stack.ctl("status").returncode == 0
 
 
 def test_secrets_the_stack_had_in_its_environment_are_not_reported_missing(demo):
