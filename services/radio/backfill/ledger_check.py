@@ -12,7 +12,7 @@ a half-hour that never got further:
   half-hour twice).  Without the CSV, InfluxDB alone: all recent marks are read back, as
   InfluxDB takes a repeat for the same point.
 
-The CSV is read in its public format (the seed's, the one Telegraf reads):
+The CSV is read in its public format (the keilog + Telegraf logger's, the one Telegraf reads):
 ``YYYYMMDD-smartmeter.csv`` per local day, rows ``timestamp,unitid,epc,dataid,value``.
 """
 
