@@ -1,0 +1,225 @@
+"""Minutes of D0 the logger has no reading for, read back from the meter's EE/EF history.
+
+Only on a meter with D0, EE and EF (Release R) and only when ``acquisition`` names D0.  The
+minute ledger (``$DATA/radio-minutes.json``, the slot ledger's code with one-minute slots and
+one kind, ``D0``) knows which minutes have a reading; a minute is *missing* once it is
+``GRACE`` old (the next poll of D0 would have had it) and at most ``REACH`` old (how long
+meters keep EE is not in the appendix: a day is asked for, no more).
+
+A read is ``SetC EF = (newest, N ≤ 10)`` then ``Get EE``: both directions of N minutes.  EF
+takes absolute times, so unlike E5 there is no day number to go wrong at midnight.  Reads go
+newest first: a window the meter has no value for at all means it keeps nothing older
+either, so every older missing minute is taken as none at once instead of asked for.  The
+half-hours go first (they are the promise; see runner.py), and the pacer is theirs.
+
+The ledger is *not* written before each D0 is journaled (that would be 1 440 writes a
+day): it is written at most every ``SAVE_EVERY`` (30 min; 48 writes a day while D0 flows,
+like the half-hour ledger) and on shutdown.  What it does not know after a restart comes from
+the journal (the radio alone restarted) or the CSV (a power cut: the minutes after its last
+write; ``ledger_check.check(lazy=True)``), so a minute is neither lost nor written twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from common.echonet import EchonetFormatError, Measurement
+from common.echonet_release_r import (
+    MINUTE_WINDOW_MAX,
+    MinuteValue,
+    decode_minute_history,
+    encode_minute_window,
+)
+from common.reading import Reading
+from services.radio.backfill import ledger_check
+from services.radio.backfill.plan import Pacer
+from services.radio.backfill.slot_ledger import SlotLedger
+from services.radio.bus.journal import Journal
+from services.radio.meter.client import Answer, MeterClient
+from services.radio.meter.clock import MeterTime, values_of
+
+log = logging.getLogger("radio.backfill")
+
+FILE_NAME = "radio-minutes.json"
+KIND = "D0"
+MINUTE = 60
+GRACE = timedelta(minutes=2)  # a minute younger than this may still come by a poll of D0
+REACH = timedelta(days=1)  # the oldest minute asked for
+SAVE_EVERY = 1800.0  # s between writes of the minute ledger
+CLOCK_FRESH = 600.0  # s a reading of the meter's clock does for minute reads
+READ_REQUESTS = 3  # the most one read takes: the clock, EF, EE
+Publish = Callable[[list[Answer], str], None]
+
+
+@dataclass
+class _Read:
+    newest: datetime  # meter local time, naive
+    count: int
+    step: int = 0  # 0: EF to set, 1: EE to get
+
+
+class MinuteBackfill:
+    def __init__(self, data_dir: Path, tz: tzinfo, keep_recent: float, scale: float,
+                 clock: Callable[[], float], wall: Callable[[], float]) -> None:  # fmt: skip
+        self.tz = tz
+        self.scale = scale
+        self.clock = clock
+        self.ledger = SlotLedger(data_dir / FILE_NAME, tz, keep_recent, wall,
+                                 kinds=(KIND,), slot_seconds=MINUTE).load()  # fmt: skip
+        self.offered = True  # the meter lists D0, EE and EF (or did not say)
+        self.state = "idle"
+        self.done = 0
+        self.missing = 0
+        self._read: _Read | None = None
+        self._saved_at = clock()
+        self._next_check = 0.0
+
+    def check(self, journal: Journal, csv_dir: Path | None, unitid: str) -> None:
+        ledger_check.check(self.ledger, journal, csv_dir, self.tz, unitid, lazy=True)
+
+    # --- the live side ------------------------------------------------------------------------
+    def fresh(self, when: datetime) -> bool:
+        return self.ledger.slot_of(when) not in self.ledger.have[KIND]
+
+    def recording(self, readings: list[Reading]) -> None:
+        for r in readings:
+            if r.epc == KIND:
+                self.ledger.mark(KIND, self.ledger.slot_of(r.time))
+
+    def save(self, journal: tuple[str, int], force: bool = False) -> None:
+        """Now and then (``SAVE_EVERY``), or ``force`` d (shutdown, a read done)."""
+        due = force or self.clock() - self._saved_at >= SAVE_EVERY * self.scale
+        if due and self.ledger.save(journal):
+            self._saved_at = self.clock()
+
+    def joined(self, get_map: frozenset[int] | None) -> None:
+        self.offered = get_map is None or {0xD0, 0xEE, 0xEF} <= get_map
+        self._read = None
+        self._next_check = 0.0
+        self.state = "idle" if self.offered else "unsupported"
+
+    @property
+    def reading(self) -> bool:
+        return self._read is not None
+
+    def interrupted(self) -> None:
+        self._read = None
+
+    # --- what is missing ----------------------------------------------------------------------
+    def _slot(self, naive: datetime) -> int:
+        return self.ledger.slot_of(naive.replace(tzinfo=self.tz))
+
+    def _naive(self, slot: int) -> datetime:
+        return self.ledger.slot_time(slot).replace(tzinfo=None)
+
+    def _missing(self, meter_now: datetime) -> list[int]:
+        first, last = self._slot(meter_now - REACH), self._slot(meter_now - GRACE)
+        return sorted(self.ledger.missing(first, last))
+
+    def due(self, now: float, meter_time: MeterTime) -> bool:
+        """Anything to read?  Estimated, without a request; idle it looks once a minute."""
+        if not self.offered or self.ledger.since is None:
+            return False  # no D0 published yet: nothing is owed
+        if self._read is not None or self.state == "running":
+            return True
+        if now < self._next_check:
+            return False
+        self._next_check = now + MINUTE * self.scale
+        self.missing = len(self._missing(meter_time.now()))
+        return self.missing > 0
+
+    # --- one request --------------------------------------------------------------------------
+    def step(self, meter: MeterClient, meter_time: MeterTime, pacer: Pacer,
+             publish: Publish) -> bool:  # fmt: skip
+        """At most one request (the clock, EF or EE); True if one went."""
+        if self._read is None:
+            if meter_time.has_clock and meter_time.stale(CLOCK_FRESH * self.scale):
+                pacer.sent()
+                meter_time.read(meter)
+                return True
+            self._read = self._plan(meter_time.now())
+            if self._read is None:
+                return False
+        read = self._read
+        pacer.sent()
+        if read.step == 0:
+            if not meter.set(0xEF, encode_minute_window(read.newest, read.count)):
+                return self._cannot("SetC EF refused")
+            read.step = 1
+            return True
+        values = values_of(meter.get([0xEE]))
+        self._read = None
+        if 0xEE not in values:
+            return self._cannot("Get EE refused")
+        self._use(read, values[0xEE], meter, publish)
+        return True
+
+    def _plan(self, meter_now: datetime) -> _Read | None:
+        first = self._slot(meter_now - REACH)
+        if self.ledger.prune(first):
+            log.warning("%d minutes of D0 are older than a day and are not read back",
+                        self.ledger.unrecoverable)  # fmt: skip
+        missing = self._missing(meter_now)
+        self.missing = len(missing)
+        if not missing:
+            if self.state == "running":
+                log.info("minute backfill done: %d minutes read back", self.done)
+            self.state = "idle"
+            return None
+        if self.state != "running":
+            log.info("minute backfill: %d minutes of D0 to read back", len(missing))
+            self.state, self.done = "running", 0
+        newest = missing[-1]
+        run = [s for s in missing if s > newest - MINUTE_WINDOW_MAX]
+        return _Read(self._naive(newest), newest - run[0] + 1)
+
+    def _cannot(self, why: str) -> bool:
+        log.warning("minute history: %s; the meter does not offer it", why)
+        self.offered = False
+        self.state = "unsupported"
+        self._read = None
+        return True
+
+    def _use(self, read: _Read, edt: bytes, meter: MeterClient, publish: Publish) -> None:
+        try:
+            shown, values = decode_minute_history(edt)
+            if shown != read.newest or len(values) != read.count:
+                raise EchonetFormatError(f"EPC EE: shows {shown} × {len(values)}, "
+                                         f"{read.newest} × {read.count} was set")  # fmt: skip
+        except EchonetFormatError as exc:
+            log.warning("minute history not usable: %s", exc)
+            return
+        answers = [self._answer(v, meter) for v in values
+                   if v.forward is not None or v.reverse is not None]  # fmt: skip
+        for v in values:
+            if v.forward is None and v.reverse is None:
+                self.ledger.mark_empty(KIND, self._slot(v.when))
+        self.done += len(values)
+        if not answers:
+            # Nothing in the whole window: the meter keeps no minutes this old.
+            oldest = self._slot(values[-1].when)
+            older = [s for s in self._missing(values[-1].when + GRACE) if s < oldest]
+            for slot in older:
+                self.ledger.mark_empty(KIND, slot)
+            if older:
+                log.info("the meter keeps no 1-minute history before %s: %d minutes taken "
+                         "as none", values[-1].when, len(older))  # fmt: skip
+            self.done += len(older)
+            return
+        publish(answers, "backfill")
+
+    def _answer(self, v: MinuteValue, meter: MeterClient) -> Answer:
+        at = datetime.now(self.tz)
+        ms = [Measurement(name, None if raw is None else meter.scaling.kwh(raw), v.when)
+              for name, raw in (("forward", v.forward), ("reverse", v.reverse))]  # fmt: skip
+        return Answer(0xD0, ms, at)
+
+    def detail(self) -> dict[str, Any]:
+        return {"state": self.state, "missing": self.missing, "done": self.done,
+                "nodata": self.ledger.nodata(),
+                "unrecoverable": self.ledger.unrecoverable}  # fmt: skip
