@@ -2,9 +2,12 @@
 
 Only on a meter with D0, EE and EF (Release R) and only when ``acquisition`` names D0.  The
 minute ledger (``$DATA/radio-minutes.json``, the slot ledger's code with one-minute slots and
-one kind, ``D0``) knows which minutes have a reading; a minute is *missing* once it is
-``GRACE`` old (the next poll of D0 would have had it) and at most ``REACH`` old (how long
-meters keep EE is not in the appendix: a day is asked for, no more).
+one kind, ``D0``) knows which minutes have a reading.  A poll of D0 answers with the
+meter's latest whole minute, so every minute before the newest polled one that has no
+reading was missed for good by the polls: that is *missing*, back to ``REACH`` (how long
+meters keep EE is not in the appendix: a day is asked for, no more).  The meter's own clock
+is thus known from D0 itself: no reading of 98/97, no estimate, and nothing is owed before
+D0 has been polled in this session.
 
 A read is ``SetC EF = (newest, N ≤ 10)`` then ``Get EE``: both directions of N minutes.  EF
 takes absolute times, so unlike E5 there is no day number to go wrong at midnight.  Reads go
@@ -24,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -41,18 +44,16 @@ from services.radio.backfill.plan import Pacer
 from services.radio.backfill.slot_ledger import SlotLedger
 from services.radio.bus.journal import Journal
 from services.radio.meter.client import Answer, MeterClient
-from services.radio.meter.clock import MeterTime, values_of
+from services.radio.meter.clock import values_of
 
 log = logging.getLogger("radio.backfill")
 
 FILE_NAME = "radio-minutes.json"
 KIND = "D0"
 MINUTE = 60
-GRACE = timedelta(minutes=2)  # a minute younger than this may still come by a poll of D0
-REACH = timedelta(days=1)  # the oldest minute asked for
+REACH = 1440  # minutes: the oldest minute asked for is a day before the newest polled
 SAVE_EVERY = 1800.0  # s between writes of the minute ledger
-CLOCK_FRESH = 600.0  # s a reading of the meter's clock does for minute reads
-READ_REQUESTS = 3  # the most one read takes: the clock, EF, EE
+READ_REQUESTS = 2  # one read: EF, EE
 Publish = Callable[[list[Answer], str], None]
 
 
@@ -76,6 +77,7 @@ class MinuteBackfill:
         self.done = 0
         self.missing = 0
         self._read: _Read | None = None
+        self._newest: int | None = None  # the newest minute a poll of D0 gave, this session
         self._saved_at = clock()
         self._next_check = 0.0
 
@@ -89,7 +91,10 @@ class MinuteBackfill:
     def recording(self, readings: list[Reading]) -> None:
         for r in readings:
             if r.epc == KIND:
-                self.ledger.mark(KIND, self.ledger.slot_of(r.time))
+                slot = self.ledger.slot_of(r.time)
+                self.ledger.mark(KIND, slot)
+                if r.source == "poll" and (self._newest is None or slot > self._newest):
+                    self._newest = slot
 
     def save(self, journal: tuple[str, int], force: bool = False) -> None:
         """Now and then (``SAVE_EVERY``), or ``force`` d (shutdown, a read done)."""
@@ -100,6 +105,7 @@ class MinuteBackfill:
     def joined(self, get_map: frozenset[int] | None) -> None:
         self.offered = get_map is None or {0xD0, 0xEE, 0xEF} <= get_map
         self._read = None
+        self._newest = None
         self._next_check = 0.0
         self.state = "idle" if self.offered else "unsupported"
 
@@ -117,32 +123,33 @@ class MinuteBackfill:
     def _naive(self, slot: int) -> datetime:
         return self.ledger.slot_time(slot).replace(tzinfo=None)
 
-    def _missing(self, meter_now: datetime) -> list[int]:
-        first, last = self._slot(meter_now - REACH), self._slot(meter_now - GRACE)
-        return sorted(self.ledger.missing(first, last))
+    def _missing(self, before: int) -> list[int]:
+        return sorted(self.ledger.missing(before - REACH, before - 1))
 
-    def due(self, now: float, meter_time: MeterTime) -> bool:
-        """Anything to read?  Estimated, without a request; idle it looks once a minute."""
-        if not self.offered or self.ledger.since is None:
-            return False  # no D0 published yet: nothing is owed
+    def due(self, now: float) -> bool:
+        """Anything to read?  Without a request; idle it looks once a minute."""
+        if not self.offered or self._newest is None:
+            return False  # no D0 polled in this session: nothing is known to be missing
         if self._read is not None or self.state == "running":
             return True
         if now < self._next_check:
             return False
         self._next_check = now + MINUTE * self.scale
-        self.missing = len(self._missing(meter_time.now()))
+        self.missing = len(self._missing(self._newest))
+        if self.missing:
+            self._begin()  # running until a plan (by the meter's clock) finds nothing
         return self.missing > 0
 
+    def _begin(self) -> None:
+        if self.state != "running":
+            log.info("minute backfill: %d minutes of D0 to read back", self.missing)
+            self.state, self.done = "running", 0
+
     # --- one request --------------------------------------------------------------------------
-    def step(self, meter: MeterClient, meter_time: MeterTime, pacer: Pacer,
-             publish: Publish) -> bool:  # fmt: skip
-        """At most one request (the clock, EF or EE); True if one went."""
+    def step(self, meter: MeterClient, pacer: Pacer, publish: Publish) -> bool:
+        """At most one request (EF or EE); True if one went."""
         if self._read is None:
-            if meter_time.has_clock and meter_time.stale(CLOCK_FRESH * self.scale):
-                pacer.sent()
-                meter_time.read(meter)
-                return True
-            self._read = self._plan(meter_time.now())
+            self._read = self._plan()
             if self._read is None:
                 return False
         read = self._read
@@ -159,21 +166,19 @@ class MinuteBackfill:
         self._use(read, values[0xEE], meter, publish)
         return True
 
-    def _plan(self, meter_now: datetime) -> _Read | None:
-        first = self._slot(meter_now - REACH)
-        if self.ledger.prune(first):
+    def _plan(self) -> _Read | None:
+        assert self._newest is not None
+        if self.ledger.prune(self._newest - REACH):
             log.warning("%d minutes of D0 are older than a day and are not read back",
                         self.ledger.unrecoverable)  # fmt: skip
-        missing = self._missing(meter_now)
+        missing = self._missing(self._newest)
         self.missing = len(missing)
         if not missing:
             if self.state == "running":
                 log.info("minute backfill done: %d minutes read back", self.done)
             self.state = "idle"
             return None
-        if self.state != "running":
-            log.info("minute backfill: %d minutes of D0 to read back", len(missing))
-            self.state, self.done = "running", 0
+        self._begin()
         newest = missing[-1]
         run = [s for s in missing if s > newest - MINUTE_WINDOW_MAX]
         return _Read(self._naive(newest), newest - run[0] + 1)
@@ -203,7 +208,7 @@ class MinuteBackfill:
         if not answers:
             # Nothing in the whole window: the meter keeps no minutes this old.
             oldest = self._slot(values[-1].when)
-            older = [s for s in self._missing(values[-1].when + GRACE) if s < oldest]
+            older = self._missing(oldest)
             for slot in older:
                 self.ledger.mark_empty(KIND, slot)
             if older:

@@ -234,12 +234,12 @@ class Backfill:
     def _minute_step(self, meter: MeterClient, publish: Publish, now: float) -> bool:
         """The half-hours have nothing to read: a minute of D0, if any is missing."""
         minutes = self.minutes
-        if minutes is None or not minutes.due(now, self.meter_time):
+        if minutes is None or not minutes.due(now):
             return False
         if self.pacer.wait(1 if minutes.reading else READ_REQUESTS) > 0:
             return False
         try:
-            sent = minutes.step(meter, self.meter_time, self.pacer, publish)
+            sent = minutes.step(meter, self.pacer, publish)
         except MeterTimeout as exc:
             self._failures += 1
             pause = min(1800.0, 60.0 * 2 ** (self._failures - 1)) * self.scale

@@ -42,9 +42,8 @@ class MeterTime:
     def host_today(self) -> date:
         return self.host_now().date()
 
-    def stale(self, fresh: float | None = None) -> bool:
-        limit = self.fresh if fresh is None else fresh
-        return self._read is None or self.clock() - self._read[1] > limit
+    def stale(self) -> bool:
+        return self._read is None or self.clock() - self._read[1] > self.fresh
 
     def read(self, meter: MeterClient) -> bool:
         """Read the meter's clock (this host's if it has none); True if a request went."""

@@ -3,6 +3,7 @@ D0 in common/echonet.py).  Layouts: MRA v1.3.1 devices/0x0288.json; momonga 0.7.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -226,7 +227,5 @@ def test_minute_history_round_trip(newest, pairs):
 @example(b"\x00\x01\x01\x01\x00\x00\x0a" + b"\x00" * 80)
 def test_minute_history_and_window_only_raise_format_error(data):
     for decoder in (decode_minute_history, decode_minute_window):
-        try:
+        with contextlib.suppress(EchonetFormatError):
             decoder(data)
-        except EchonetFormatError:
-            pass
