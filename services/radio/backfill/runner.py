@@ -161,6 +161,7 @@ class Backfill:
     # --- the session side (Poller._serve) -----------------------------------------------------
     def joined(self, get_map: frozenset[int] | None) -> None:
         """A new session: look at once.  What the meter offers comes from its Get map (9F)."""
+
         def has(epc: int) -> bool:
             return get_map is None or epc in get_map
 
@@ -422,8 +423,9 @@ class Backfill:
                 else:
                     self.ledger.mark_empty(epc, slot)
         for slot in batch.slots:
-            lacking = [e for e in EPCS
-                       if (e, slot) not in coming and not self.ledger.examined(e, slot)]
+            lacking = [
+                e for e in EPCS if (e, slot) not in coming and not self.ledger.examined(e, slot)
+            ]
             if not lacking:
                 self.done += 1
                 self._tries.pop(slot, None)

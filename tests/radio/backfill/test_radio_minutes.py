@@ -32,8 +32,11 @@ SETTINGS = {"acquisition": {"schedule": [
 
 
 def rig_for(tmp_path, *sim: str) -> RadioRig:
-    return RadioRig(tmp_path / "rig", settings=SETTINGS,
-                    sim_args=("--time-scale", str(SCALE), "--start", START.isoformat(), *sim))
+    return RadioRig(
+        tmp_path / "rig",
+        settings=SETTINGS,
+        sim_args=("--time-scale", str(SCALE), "--start", START.isoformat(), *sim),
+    )
 
 
 def minutes(rig: RadioRig) -> list[Reading]:
