@@ -73,11 +73,14 @@ def check(ledger: SlotLedger, journal: Journal, csv_dir: Path | None, tz: tzinfo
 
 
 def _since_saved(ledger: SlotLedger) -> set[Mark]:
-    """Every slot from the ledger's last write (less the recent margin) to now."""
-    if ledger.saved_at is None:
+    """The slots from the ledger's newest mark (less the recent margin) for two days on: what
+    the CSV may hold that the file, written before them, does not.  Counted from the marks
+    (meter time), not from this host's clock, which may be off."""
+    newest = ledger.newest if ledger.newest is not None else ledger.since
+    if newest is None:
         return set()
-    first = int(ledger.saved_at - ledger.keep_recent) // ledger.slot_seconds
-    last = int(ledger.clock()) // ledger.slot_seconds
+    first = newest - int(ledger.keep_recent // ledger.slot_seconds) - 1
+    last = newest + 2 * 86400 // ledger.slot_seconds
     return {(k, s) for k in ledger.kinds for s in range(first, last + 1)}
 
 

@@ -74,7 +74,6 @@ class SlotLedger:
         self.lost: tuple[int, int] | None = None  # the last such range (first, last slot)
         self.journal_epoch = ""
         self.journal_seq = 0  # the last seq of the readings the file was written for
-        self.saved_at: float | None = None  # when the file was written (POSIX seconds)
         self.last_publish: set[Mark] = set()  # the marks of the write just before journaling
         self.writes = 0
         self.loaded = False  # a file was there (False on a first start)
@@ -222,7 +221,6 @@ class SlotLedger:
             "unrecoverable": self.unrecoverable,
             "lost": [self._iso(s) for s in self.lost] if self.lost else None,
             "journal": {"epoch": self.journal_epoch, "seq": self.journal_seq},
-            "saved": round(self.clock(), 3),
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
@@ -267,8 +265,6 @@ class SlotLedger:
             if lost:
                 self.lost = (self.slot_of(datetime.fromisoformat(lost[0])),
                              self.slot_of(datetime.fromisoformat(lost[1])))  # fmt: skip
-            saved = data.get("saved")
-            self.saved_at = float(saved) if saved is not None else None
             self.journal_epoch = str(data.get("journal", {}).get("epoch", ""))
             self.journal_seq = int(data.get("journal", {}).get("seq", 0))
             self.since = since
