@@ -142,3 +142,21 @@ def test_a_first_generation_meter_is_never_asked_for_release_r(tmp_path):
         assert not (rig.paths.data_dir / "radio-minutes.json").exists()
     finally:
         rig.stop()
+
+
+@pytest.mark.parametrize("dialect", ["rl7023-ips", "bp35a1", "rl7023-dss", "bp35c2", "rs-wsuha-p"])
+def test_c0_and_d0_through_every_dialect(tmp_path, dialect):
+    rig = RadioRig(tmp_path / "rig", dialect=dialect, settings=SETTINGS,
+                   sim_args=("--time-scale", str(SCALE), "--start", START.isoformat(),
+                             "--generation", "2"))  # fmt: skip
+    try:
+        rig.start()
+        wait_for(lambda: len(minutes(rig)) >= 4, 20, "two minutes of D0")
+        details = rig.seen.last_status()["details"]
+        assert details["meter_id"] == "000016-" + "*" * 20 + "3432"
+        assert rig.stop_radio() == 0
+        served = truth(rig.served())
+        for r in minutes(rig):
+            assert r.value == served[(r.dataid, r.time)], r
+    finally:
+        rig.stop()
