@@ -54,6 +54,7 @@ MINUTE = 60
 REACH = 1440  # minutes: the oldest minute asked for is a day before the newest polled
 SAVE_EVERY = 1800.0  # s between writes of the minute ledger
 READ_REQUESTS = 2  # one read: EF, EE
+MAX_TRIES = 3  # a window still unusable after this many reads is taken as no value
 Publish = Callable[[list[Answer], str], None]
 
 
@@ -78,6 +79,7 @@ class MinuteBackfill:
         self.missing = 0
         self._read: _Read | None = None
         self._newest: int | None = None  # the newest minute a poll of D0 gave, this session
+        self._tries: dict[int, int] = {}  # unusable answers per window (by its newest minute)
         self._saved_at = clock()
         self._next_check = 0.0
 
@@ -197,7 +199,13 @@ class MinuteBackfill:
                 raise EchonetFormatError(f"EPC EE: shows {shown} × {len(values)}, "
                                          f"{read.newest} × {read.count} was set")  # fmt: skip
         except EchonetFormatError as exc:
-            log.warning("minute history not usable: %s", exc)
+            newest = self._slot(read.newest)
+            self._tries[newest] = tries = self._tries.get(newest, 0) + 1
+            log.warning("minute history not usable (%d of %d): %s", tries, MAX_TRIES, exc)
+            if tries >= MAX_TRIES:
+                del self._tries[newest]
+                for slot in range(newest - read.count + 1, newest + 1):
+                    self.ledger.mark_empty(KIND, slot)
             return
         answers = [self._answer(v, meter) for v in values
                    if v.forward is not None or v.reverse is not None]  # fmt: skip

@@ -8,6 +8,7 @@ that the CSV lacks are read back: neither a hole nor a minute twice.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from common.reading import Reading
 from services.radio.backfill.minutes import FILE_NAME, SAVE_EVERY, MinuteBackfill
 from services.radio.bus.journal import Journal
 from services.simulator.meter_model import JST
-from tests.support.backfill_meter import FakeClock
+from tests.support.backfill_meter import Bench, FakeClock
 
 NOON = datetime(2025, 11, 26, 12, 0, tzinfo=JST)
 KEEP = 130.0  # 2 × flush_interval + 10 s
@@ -99,3 +100,82 @@ def test_after_a_power_cut_the_csv_names_what_survived(tmp_path):
     led = again.ledger
     missing = led.missing(led.slot_of(minute(0)), led.slot_of(minute(35)))
     assert sorted(led.slot_time(s) for s in missing) == [minute(i) for i in (29, 30, 34, 35)]
+
+
+# --- the minute backfill against the simulator's meter, in-process ---------------------------
+
+D0_SETTINGS = {"acquisition": {"schedule": [{"properties": ["E7"], "every_seconds": 30},
+                                            {"properties": ["D0"], "every_seconds": 60}]}}
+
+
+def poll_d0(bench: Bench) -> None:
+    answers, _ = bench.meter.read([0xD0])
+    bench.poller._publish(answers)
+
+
+def minutes_idle(bench: Bench) -> bool:
+    assert bench.backfill is not None and bench.backfill.minutes is not None
+    m = bench.backfill.minutes
+    return m.state in ("idle", "unsupported") and not m.reading and m._next_check > bench.fake.t
+
+
+def d0_minutes(bench: Bench) -> Counter:
+    return Counter((r.dataid, r.time) for r in bench.readings() if r.epc == "D0")
+
+
+def test_three_hours_of_minutes_are_read_back_ten_a_request(tmp_path):
+    bench = Bench(tmp_path, NOON, D0_SETTINGS, second_generation=True)
+    bench.radio(frozenset(bench.props.get_map))
+    poll_d0(bench)
+    bench.fake.advance(3 * 3600)  # three hours without a poll (an outage, say)
+    poll_d0(bench)
+    history = []
+    bench.link.on_send = lambda frame: history.extend(p.epc for p in frame.properties)
+    bench.run(lambda: minutes_idle(bench))
+    got = d0_minutes(bench)
+    assert max(got.values()) == 1
+    for i in range(181):
+        for d in ("forward", "reverse"):
+            assert got[(d, minute(i))] == 1, f"{d} {minute(i)}"
+    served = {(k.split("/")[1], datetime.fromisoformat(k.split("/")[0])): v
+              for e in bench.served() if e["epc"] == "EE"
+              for k, v in e["decoded"].items()}  # fmt: skip
+    for r in bench.readings():
+        if r.epc == "D0" and r.source == "backfill":
+            kind = "normal" if r.dataid == "forward" else "reverse"
+            assert r.value == served[(kind, r.time)], r
+    # 179 minutes between the two polls: 18 windows of ten, EF + EE each (the half-hour side
+    # read the meter's clock once, to start its own ledger after 45 minutes without EA/EB).
+    assert Counter(history) == {0xEF: 18, 0xEE: 18, 0x97: 1, 0x98: 1}, Counter(history)
+    m = bench.backfill.minutes
+    assert m.detail()["missing"] == 0 and m.detail()["nodata"] == 0
+
+
+def test_a_meter_refusing_ef_is_not_asked_again_this_session(tmp_path):
+    bench = Bench(tmp_path, NOON, D0_SETTINGS, second_generation=True)
+    bench.radio(None)  # the meter did not say what it has
+    poll_d0(bench)
+    bench.props.set_map = tuple(e for e in bench.props.set_map if e != 0xEF)  # EF refused
+    bench.fake.advance(600)
+    poll_d0(bench)
+    asked = []
+    bench.link.on_send = lambda frame: asked.extend(p.epc for p in frame.properties)
+    bench.run(lambda: minutes_idle(bench), limit=600)
+    assert asked == [0xEF] and bench.backfill.minutes.state == "unsupported"
+
+
+def test_an_answer_that_never_fits_is_given_up_after_three_reads(tmp_path):
+    bench = Bench(tmp_path, NOON, D0_SETTINGS, second_generation=True)
+    bench.radio(frozenset(bench.props.get_map))
+    poll_d0(bench)
+    bench.fake.advance(300)
+    poll_d0(bench)
+
+    def meddle(frame) -> None:  # another client moves EF between our SetC and Get
+        if any(p.epc == 0xEE for p in frame.properties):
+            bench.props.history_3_setting = b"\xff" * 6 + b"\x01"
+
+    bench.link.on_send = meddle
+    reads = bench.run(lambda: minutes_idle(bench), limit=600)
+    assert reads == 2 * 3
+    assert bench.backfill.minutes.detail()["nodata"] == 4
