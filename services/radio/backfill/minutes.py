@@ -16,10 +16,13 @@ either, so every older missing minute is taken as none at once instead of asked 
 half-hours go first (they are the promise; see runner.py), and the pacer is theirs.
 
 The ledger is *not* written before each D0 is journaled (that would be 1 440 writes a
-day): it is written at most every ``SAVE_EVERY`` (30 min; 48 writes a day while D0 flows,
-like the half-hour ledger) and on shutdown.  What it does not know after a restart comes from
-the journal (the radio alone restarted) or the CSV (a power cut: the minutes after its last
-write; ``ledger_check.check(lazy=True)``), so a minute is neither lost nor written twice.
+day): it is written at most every ``SAVE_EVERY`` (6 hours: 4 writes a day while D0 flows; an
+atomic write costs about 9 KiB of the card, temp file, fsync, rename and the folder's fsync,
+as the half-hour ledger's 48 a day show in docs/benchmarks.md) and on shutdown.  What it does
+not know after a restart comes from the journal (the radio alone restarted: it keeps days)
+or the CSV (a power cut: the minutes after its newest mark; ``ledger_check.check(lazy=True)``),
+so a minute is neither lost nor written twice.  Without the CSV a power cut reads back the
+minutes since the last write (at most 6 hours: 72 requests), which InfluxDB takes as repeats.
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ FILE_NAME = "radio-minutes.json"
 KIND = "D0"
 MINUTE = 60
 REACH = 1440  # minutes: the oldest minute asked for is a day before the newest polled
-SAVE_EVERY = 1800.0  # s between writes of the minute ledger
+SAVE_EVERY = 21600.0  # s between writes of the minute ledger: 4 a day (module docstring)
 READ_REQUESTS = 2  # one read: EF, EE
 MAX_TRIES = 3  # a window still unusable after this many reads is taken as no value
 Publish = Callable[[list[Answer], str], None]

@@ -1,5 +1,5 @@
 """The minute ledger ($DATA/radio-minutes.json): what a day of D0 costs the SD card, and how
-it stays true across a kill and a power cut although it is written only every 30 minutes.
+it stays true across a kill and a power cut although it is written only every 6 hours.
 
 After a kill (the same journal) the journal names the minutes published since the last write;
 after a power cut (a new journal) the CSV does, and the minutes written just before the cut
@@ -20,6 +20,7 @@ from tests.support.backfill_meter import Bench, FakeClock
 
 NOON = datetime(2025, 11, 26, 12, 0, tzinfo=JST)
 KEEP = 130.0  # 2 × flush_interval + 10 s
+W = int(SAVE_EVERY // 60)  # the minute of the first write
 
 
 def minutes_backfill(data: Path, wall: FakeClock) -> MinuteBackfill:
@@ -50,14 +51,14 @@ def csv_rows(directory: Path, whens: list[datetime]) -> None:
     )
 
 
-def test_a_day_of_d0_writes_the_ledger_48_times_in_a_few_hundred_bytes(tmp_path):
+def test_a_day_of_d0_writes_the_ledger_4_times_in_a_few_hundred_bytes(tmp_path):
     wall = FakeClock()
     journal = Journal(tmp_path / "run" / "journal.sqlite")
     mb = minutes_backfill(tmp_path, wall)
     for i in range(1440):
         publish(mb, journal, minute(i))
         wall.advance(60)
-    assert mb.ledger.writes <= 1440 * 60 / SAVE_EVERY + 1 == 49
+    assert mb.ledger.writes <= 1440 * 60 / SAVE_EVERY == 4
     size = (tmp_path / FILE_NAME).stat().st_size
     assert size < 1000, size  # a day of minutes, packed
 
@@ -66,14 +67,15 @@ def test_after_a_kill_the_journal_names_the_minutes_since_the_last_write(tmp_pat
     wall = FakeClock()
     journal = Journal(tmp_path / "run" / "journal.sqlite")
     mb = minutes_backfill(tmp_path, wall)
-    for i in range(40):  # the first write 30 minutes after the start
+    for i in range(W + 10):  # the first write SAVE_EVERY after the start
         publish(mb, journal, minute(i))
         wall.advance(60)
     assert mb.ledger.writes == 1
-    # Killed: nothing more written.  The same journal holds minutes 31..39.
+    # Killed: nothing more written.  The same journal holds the last ten minutes.
     again = minutes_backfill(tmp_path, wall)
     again.check(journal, None, "home")
-    assert again.ledger.missing(mb.ledger.slot_of(minute(0)), mb.ledger.slot_of(minute(39))) == {}
+    last = mb.ledger.slot_of(minute(W + 9))
+    assert again.ledger.missing(mb.ledger.slot_of(minute(0)), last) == {}
 
 
 def test_after_a_power_cut_the_csv_names_what_survived(tmp_path):
@@ -82,15 +84,15 @@ def test_after_a_power_cut_the_csv_names_what_survived(tmp_path):
     csv_dir = tmp_path / "csv"
     csv_dir.mkdir()
     mb = minutes_backfill(tmp_path, wall)
-    for i in range(31):
+    for i in range(W + 1):
         publish(mb, journal, minute(i))
         wall.advance(60)
-    assert mb.ledger.writes == 1  # at minute 30, which the CSV had not flushed
-    for i in range(31, 36):
+    assert mb.ledger.writes == 1  # at minute W, which the CSV had not flushed
+    for i in range(W + 1, W + 6):
         publish(mb, journal, minute(i))
         wall.advance(60)
-    # The cut: the CSV has everything up to minute 28 and minutes 31..33, not 29, 30, 34, 35.
-    csv_rows(csv_dir, [minute(i) for i in (*range(29), 31, 32, 33)])
+    # The cut: the CSV has everything up to W - 2 and W + 1..W + 3, not W - 1, W, W + 4, W + 5.
+    csv_rows(csv_dir, [minute(i) for i in (*range(W - 1), W + 1, W + 2, W + 3)])
     journal.close()
     (tmp_path / "run" / "journal.sqlite").unlink()
     fresh = Journal(tmp_path / "run" / "journal.sqlite")
@@ -98,8 +100,10 @@ def test_after_a_power_cut_the_csv_names_what_survived(tmp_path):
     again = minutes_backfill(tmp_path, wall)
     again.check(fresh, csv_dir, "home")
     led = again.ledger
-    missing = led.missing(led.slot_of(minute(0)), led.slot_of(minute(35)))
-    assert sorted(led.slot_time(s) for s in missing) == [minute(i) for i in (29, 30, 34, 35)]
+    missing = led.missing(led.slot_of(minute(0)), led.slot_of(minute(W + 5)))
+    assert sorted(led.slot_time(s) for s in missing) == [
+        minute(i) for i in (W - 1, W, W + 4, W + 5)
+    ]
 
 
 # --- the minute backfill against the simulator's meter, in-process ---------------------------
