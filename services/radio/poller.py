@@ -16,7 +16,6 @@ Backoff is exponential with a cap and jitter, and starts over once readings flow
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from datetime import datetime
@@ -225,7 +224,7 @@ class Poller:
             self._refused({e for e in wanted if e not in ident.get_map}, "is not in its Get map")
         # C0 only from a meter that lists it (Release R): nothing is asked of one that does not.
         route_b = meter.route_b_id() if ident.get_map and 0xC0 in ident.get_map else None
-        key = route_b.key() if route_b else serial_key(ident.maker, ident.serial)
+        key = route_b.key() if route_b else ident.key()
         if self.meter_key is not None and key != self.meter_key:
             log.warning("this is another meter than before (%s, was %s)", key, self.meter_key)
         self.meter_key = key
@@ -292,13 +291,6 @@ class Poller:
         self.condition.count(published=len(readings))
         self.condition.detail(last_reading_at=readings[-1].ts)
         log.debug("published seq %d..%d", readings[-1].seq - len(readings) + 1, readings[-1].seq)
-
-
-def serial_key(maker: str | None, serial: str | None) -> str | None:
-    """A meter without C0: its maker code and serial number (8A + 8D), hashed like C0's."""
-    if not serial:
-        return None
-    return "sn-" + hashlib.sha256(f"{maker}/{serial}".encode()).hexdigest()[:16]
 
 
 def _iso(when: datetime) -> str:

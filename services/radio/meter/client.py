@@ -9,6 +9,7 @@ of the wait stops.  Frames the meter sends unasked go to the notification handle
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -79,6 +80,13 @@ class Identity:
     serial: str | None
     release: str | None
     get_map: frozenset[int] | None  # None: the meter did not say (assume everything)
+
+    def key(self) -> str | None:
+        """A meter without C0: its maker code and serial number (8A + 8D), hashed like C0's
+        (``RouteBId.key``)."""
+        if not self.serial:
+            return None
+        return "sn-" + hashlib.sha256(f"{self.maker}/{self.serial}".encode()).hexdigest()[:16]
 
 
 class MeterClient:
