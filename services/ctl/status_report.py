@@ -124,6 +124,10 @@ def _backfill_line(b: Any) -> str:
     if b.get("unrecoverable"):
         lost = f"{b['unrecoverable']} half-hours older than the meter's history were lost"
         text = f"{text}; {lost}" if text else lost
+    minutes = b.get("minutes")
+    if isinstance(minutes, dict) and minutes.get("state") == "running":
+        more = f"{minutes.get('missing', 0)} minutes of D0 to read back"
+        text = f"{text}; {more}" if text else more
     return text
 
 
@@ -163,6 +167,11 @@ def render(report: Report) -> str:
         out.append(f"  radio          {', '.join(str(x) for x in link)}")
         if radio.get("output"):
             out.append(f"                 {radio['output']}")
+        meter = [f"maker {d['meter_maker']}"] if d.get("meter_maker") else []
+        if d.get("meter_id"):  # C0, masked by the radio
+            meter.append(f"B-route ID {d['meter_id']}")
+        if meter:
+            out.append(f"  meter          {', '.join(meter)}")
         backfill = _backfill_line(d.get("backfill"))
         if backfill:
             out.append(f"  backfill       {backfill}")
