@@ -25,14 +25,14 @@ _PLAUSIBLE_SHARE = 0.1
 
 @dataclass(frozen=True)
 class Step:
-    epc: int
+    epc: str  # "E0", "E3", "D0 forward", "D0 reverse"
     previous: int
     current: int
     delta: int | None  # raw units consumed since the previous reading; None if unknowable
     wrapped: bool
 
 
-def step(epc: int, previous: int, current: int, digits: int | None) -> Step:
+def step(epc: str, previous: int, current: int, digits: int | None) -> Step:
     """From one raw counter value to the next: the raw units consumed in between."""
     if current >= previous:
         return Step(epc, previous, current, current - previous, False)
@@ -53,7 +53,7 @@ def raw_units(kwh: float, scaling: Scaling) -> int | None:
         return None
 
 
-def kwh_between(epc: int, previous: float, current: float, scaling: Scaling) -> float | None:
+def kwh_between(epc: str, previous: float, current: float, scaling: Scaling) -> float | None:
     """kWh consumed from the counter value ``previous`` to ``current`` (both scaled kWh);
     None when it cannot be known (a step back that is not a wrap)."""
     if current >= previous:

@@ -4,7 +4,7 @@ A month and a half of CSV history is written directly (scripts/benchmarks/energy
 today's up to the current minute; the health service runs on its own over it.  The page
 must show the kWh this test sums from the CSV itself (the E0/E3 counter at one midnight
 minus the counter at the one before, modulo the wrap), and a bar for every half-hour the
-CSV covers.  Screenshots are kept under the test's directory; their paths are printed.
+CSV covers.  Screenshots are kept in test-output/energy/ (gitignored); their paths are printed.
 """
 
 from __future__ import annotations
@@ -20,12 +20,14 @@ from pathlib import Path
 import pytest
 
 from scripts.benchmarks.energy_history import JST, History
-from tests.support.browser import dump_dom, screenshot
+from tests.support.browser import Chromium
 from tests.support.stack import PROJECT, Stack, wait_for
 
 pytestmark = pytest.mark.e2e
 
 WRAP = 1000.0  # kWh: the history's D7 = 7 digits of 0.0001 kWh
+OUTPUT = PROJECT / "test-output" / "energy"  # gitignored: screenshots for a person to look at
+BUDGET = 8000  # ms of the page's virtual time: its fetches and drawing are done
 
 
 class Dom(HTMLParser):
@@ -112,8 +114,8 @@ def test_the_page_shows_the_csvs_kwh_and_a_bar_for_every_half_hour(page, width, 
     stack, root = page
     sums, last_minute = own_sums(stack.csv_dir)
     today = max(sums)
-    profile = root / f"chromium-{width}"
-    dom = Dom(dump_dom(stack.url + "/", profile, width, height))
+    chromium = Chromium(root / f"chromium-{width}")
+    dom = Dom(chromium.dom(stack.url + "/", f"{width},{height}", BUDGET))
     assert dom.by_id["energy"] and dom.by_id["health"]  # the health part stays, below
     raw = stack.get("/")[1].decode()
     assert 'http-equiv="refresh"' not in raw  # redrawn in place by its script, never reloaded
@@ -140,11 +142,11 @@ def test_the_page_shows_the_csvs_kwh_and_a_bar_for_every_half_hour(page, width, 
     daily = dom.bars["daily"]
     assert {b["class"].split()[0] for b in daily} >= {"imp", "exp"}
     assert len(dom.slots("daily", "imp")) == 31
-    shots = [screenshot(stack.url + "/", profile, root / "screenshots" / f"energy-{width}.png",
-                        width, height)]  # fmt: skip
-    if width > 1000:
-        shots.append(screenshot(stack.url + "/", profile, root / "screenshots" / "energy-full.png",
-                                width, height, full_page=True))  # fmt: skip
+    shots = [chromium.screenshot(stack.url + "/", OUTPUT / f"energy-{width}.png",
+                                 f"{width},{height}", BUDGET)]  # fmt: skip
+    if width > 1000:  # the whole page in one picture
+        shots.append(chromium.screenshot(stack.url + "/", OUTPUT / "energy-full.png",
+                                         f"{width},2600", BUDGET))  # fmt: skip
     for s in shots:
         assert s.stat().st_size > 10_000
         print(f"screenshot: {s}")
@@ -154,7 +156,8 @@ def test_a_past_day_shows_all_its_half_hours_with_their_source(page):
     stack, root = page
     sums, _ = own_sums(stack.csv_dir)
     day = max(sums) - timedelta(days=3)
-    dom = Dom(dump_dom(f"{stack.url}/#{day.isoformat()}", root / "chromium-past", 390, 844))
+    chromium = Chromium(root / "chromium-past")
+    dom = Dom(chromium.dom(f"{stack.url}/#{day.isoformat()}", "390,844", BUDGET))
     assert dom.by_id["hh-date"]["data-date"] == day.isoformat()
     assert dom.slots("halfhours", "imp") == set(range(48))
     assert all("counter" in b["class"] for b in dom.bars["halfhours"] if "imp" in b["class"])
@@ -166,7 +169,7 @@ def test_the_page_redraws_itself_in_place(page):
     """After two of its 30 s refreshes (virtual time) everything is still there: the energy
     part redrawn from the API, the health part swapped in from a fresh "/"."""
     stack, root = page
-    html = dump_dom(stack.url + "/", root / "chromium-refresh", 1280, 800, budget_ms=65_000)
+    html = Chromium(root / "chromium-refresh").dom(stack.url + "/", "1280,800", 65_000)
     assert 'data-energy="ready"' in html  # every request of the last redraw succeeded
     dom = Dom(html)
     assert dom.by_id["verdict"] and dom.by_id["checks"]

@@ -55,7 +55,7 @@ def test_a_cache_of_any_text_loads_without_raising(tmp_path_factory, lines):
 @given(st.integers(0, 10**7 - 1), st.integers(0, 10**7 - 1))
 def test_kwh_between_is_the_way_round_the_dial_for_a_small_wrap(before, after):
     s = Scaling(1, Decimal("0.0001"), 7)
-    got = kwh_between(0xE0, s.kwh(before), s.kwh(after), s)
+    got = kwh_between("E0", s.kwh(before), s.kwh(after), s)
     delta = (after - before) % 10**7
     if after >= before:
         assert got is not None and math.isclose(got, s.kwh(after) - s.kwh(before), abs_tol=1e-9)

@@ -19,8 +19,8 @@ from datetime import datetime, timedelta
 import pytest
 
 from services.simulator.meter_model import JST
-from tests.energy.test_energy_page import Dom
-from tests.support.browser import dump_dom, screenshot
+from tests.energy.test_energy_page import BUDGET, OUTPUT, Dom
+from tests.support.browser import Chromium
 from tests.support.stack import Stack, wait_for
 
 pytestmark = pytest.mark.e2e
@@ -80,14 +80,15 @@ def test_a_month_read_back_from_the_meter_is_on_the_page(tmp_path):
         hh = json.loads(stack.get(f"/api/energy/halfhours?date={day}")[1])
         assert [s["source"] for s in hh["slots"]] == ["meter"] * 48
 
-        dom = Dom(dump_dom(f"{stack.url}/#{day}", tmp_path / "chromium", 390, 844))
+        chromium = Chromium(tmp_path / "chromium")
+        dom = Dom(chromium.dom(f"{stack.url}/#{day}", "390,844", BUDGET))
         assert dom.slots("halfhours", "imp") == set(range(48))
         assert dom.kwh("yesterday-import") == pytest.approx(
             shown[(midnight - timedelta(days=1)).date().isoformat()]["import_kwh"], abs=1e-3
         )
         for width, height in ((390, 844), (1280, 800)):
-            target = tmp_path / "screenshots" / f"stack-{width}.png"
-            shot = screenshot(stack.url + "/", tmp_path / "chromium", target, width, height)
+            target = OUTPUT / f"stack-{width}.png"
+            shot = chromium.screenshot(stack.url + "/", target, f"{width},{height}", BUDGET)
             print(f"screenshot: {shot}")
     finally:
         stack.stop()

@@ -1,46 +1,41 @@
-"""Headless chromium as a person's browser: the page's DOM after its script ran, screenshots."""
+"""Headless chromium as the tests drive it: a page's DOM after its scripts, or a screenshot."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
+from tests.support.installed import need
 
 
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found is None:
-        pytest.fail("chromium is not installed; scripts/packages/suite.txt lists it")
-    return found
+class Chromium:
+    def __init__(self, profile: Path, env: dict[str, str] | None = None) -> None:
+        self.binary = need("chromium", "chromium", "chromium-browser")
+        self.env = env
+        self.args = [self.binary, "--headless", "--no-sandbox", "--disable-gpu",
+                     "--disable-quic", "--no-first-run", "--disable-background-networking",
+                     "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+                     "--force-device-scale-factor=1", f"--user-data-dir={profile}"]  # fmt: skip
 
+    @staticmethod
+    def _budget(budget_ms: int | None) -> list[str]:
+        # Virtual time: the page's fetches, drawing and timers run (fast) before the DOM or
+        # the picture is taken; without it chromium takes them at the load event.
+        return [] if budget_ms is None else [f"--virtual-time-budget={budget_ms}"]
 
-def _args(profile: Path, width: int, height: int, budget_ms: int = 8000) -> list[str]:
-    return [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-            "--no-first-run", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--hide-scrollbars", f"--window-size={width},{height}",
-            f"--user-data-dir={profile}",
-            # let the page's fetches and drawing finish before the DOM or picture is taken
-            f"--virtual-time-budget={budget_ms}"]  # fmt: skip
+    def dom(self, url: str, size: str = "900,1100", budget_ms: int | None = None) -> str:
+        """The DOM after the page's scripts ran, laid out in a window of ``size``."""
+        done = subprocess.run([*self.args, *self._budget(budget_ms), f"--window-size={size}",
+                               "--dump-dom", url],
+                              capture_output=True, text=True, timeout=90, env=self.env)  # fmt: skip
+        return done.stdout
 
-
-def dump_dom(url: str, profile: Path, width: int = 1280, height: int = 800,
-             budget_ms: int = 8000) -> str:  # fmt: skip
-    """The DOM after ``budget_ms`` of the page's (virtual) time: its timers run too."""
-    done = subprocess.run([*_args(profile, width, height, budget_ms), "--dump-dom", url],
-                          capture_output=True, text=True, timeout=90)  # fmt: skip
-    return done.stdout
-
-
-def screenshot(url: str, profile: Path, target: Path, width: int, height: int,
-               full_page: bool = False) -> Path:  # fmt: skip
-    target.parent.mkdir(parents=True, exist_ok=True)
-    # A tall window gives the whole page in one picture (chromium's --screenshot is the
-    # viewport); the phone one stays the phone's first screen unless asked.
-    size_h = 2600 if full_page else height
-    subprocess.run([*_args(profile, width, size_h), f"--screenshot={target}", url],
-                   capture_output=True, timeout=90, check=False)  # fmt: skip
-    if not target.exists():
-        raise AssertionError(f"chromium wrote no screenshot to {target}")
-    return target
+    def screenshot(self, url: str, path: Path, size: str = "900,1100",
+                   budget_ms: int | None = None) -> Path:  # fmt: skip
+        path.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run([*self.args, *self._budget(budget_ms), f"--screenshot={path}",
+                        f"--window-size={size}", url],
+                       capture_output=True, timeout=90, env=self.env)  # fmt: skip
+        if not path.exists():
+            raise AssertionError(f"chromium wrote no screenshot of {url}")
+        return path

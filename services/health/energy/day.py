@@ -35,7 +35,7 @@ from common.energy import kwh_between, scaling_from_values, wrap_kwh
 SLOT = 1800  # seconds in a half-hour
 MAX_BRACKET = 1800.0  # two readings further apart than this say nothing about the time between
 DIRECTIONS = {"import": ("E0", "EA"), "export": ("E3", "EB")}
-COUNTER_EPC = {"E0": 0xE0, "E3": 0xE3, "EA": 0xE0, "EB": 0xE3}
+COUNTER_EPC = {"E0": "E0", "E3": "E3", "EA": "E0", "EB": "E3"}  # the counter each reads
 SCALING_EPCS = ("D3", "E1", "D7")
 RELEVANT = frozenset({"E0", "E3", "EA", "EB", *SCALING_EPCS})
 

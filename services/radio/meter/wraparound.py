@@ -21,9 +21,9 @@ log = logging.getLogger("radio.meter")
 class CounterWatch:
     def __init__(self, on_wrap: Callable[[Step], None]) -> None:
         self.on_wrap = on_wrap
-        self._last: dict[int, int] = {}
+        self._last: dict[str, int] = {}
 
-    def observe(self, epc: int, raw: int, scaling: Scaling) -> Step | None:
+    def observe(self, epc: str, raw: int, scaling: Scaling) -> Step | None:
         previous = self._last.get(epc)
         self._last[epc] = raw
         if previous is None:
@@ -32,13 +32,13 @@ class CounterWatch:
         if s.wrapped:
             assert s.delta is not None
             log.warning(
-                "%02X wrapped at 10^%s (%d → %d): %s kWh consumed across the wrap, not a drop",
+                "%s wrapped at 10^%s (%d → %d): %s kWh consumed across the wrap, not a drop",
                 epc, scaling.digits, previous, raw, scaling.kwh(s.delta),
             )  # fmt: skip
             self.on_wrap(s)
         elif s.delta is None:
             log.warning(
-                "%02X went back from %d to %d: not a wrap at 10^%s (a replaced meter?); "
+                "%s went back from %d to %d: not a wrap at 10^%s (a replaced meter?); "
                 "no consumption is derived across it",
                 epc, previous, raw, scaling.digits,
             )  # fmt: skip
