@@ -115,7 +115,8 @@ table {{ border-collapse: collapse; margin: .5em 0 1.5em; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .25em .8em; text-align: left; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 #curve {{ max-width: 100%; height: auto; }}
-</style></head><body>
+</style>
+{energy_page.script()}</head><body>
 <h1>スマートメーター ロガー / Smart-meter logger</h1>
 {energy_page.section()}
 <section id="health">
@@ -134,5 +135,5 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <p><a href="/health">/health</a> · <a href="/metrics">/metrics</a>
  · <a href="/api/energy/summary">/api/energy/summary</a></p>
 </section>
-{energy_page.script()}</body></html>
+</body></html>
 """

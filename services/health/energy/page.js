@@ -1,11 +1,14 @@
 // The energy part of the status page: drawn from the JSON API (/api/energy/...), redrawn in
 // place every 30 s (no reload, no flicker).  Self-contained: no library, no external file.
+// In <head>, run once the page is parsed: its words are not part of the page's text.
 "use strict";
-(function () {
+document.addEventListener("DOMContentLoaded", function () {
   const $ = (id) => document.getElementById(id);
   const NS = "http://www.w3.org/2000/svg";
   const fmt = (v, d) => (v === null || v === undefined ? "—" : v.toFixed(d));
   let shown = location.hash.slice(1) || "";
+  let building = "";
+  let allFiles = false;
 
   async function get(path) {
     const r = await fetch(path, { cache: "no-store" });
@@ -85,8 +88,7 @@
         cell.dataset.kwh = v === null ? "" : v;
       }
     }
-    $("energy-building").hidden = !s.building;
-    $("energy-progress").textContent = s.cache.days;
+    building = s.building ? "集計中… / Reading the CSV files for the first time… (" + s.cache.days + " 日 days)" : "";
   }
 
   async function drawHalfhours() {
@@ -130,7 +132,7 @@
 
   async function drawFiles() {
     const f = await get("/api/energy/files");
-    $("files").innerHTML = f.files.slice(0, 62).map((x) =>
+    $("files").innerHTML = f.files.slice(0, allFiles ? undefined : 14).map((x) =>
       "<li><a href='" + x.url + "' download>" + x.name + "</a> <small>" + (x.bytes / 1024).toFixed(0) + " KiB</small></li>").join("") ||
       "<li>" + (f.enabled ? "まだファイルがありません / no files yet" : "CSV は無効です / CSV is off") + "</li>";
   }
@@ -147,7 +149,7 @@
     if (withHealth) jobs.push(drawHealth());
     const done = await Promise.allSettled(jobs);
     const failed = done.filter((x) => x.status === "rejected");
-    $("energy-error").hidden = failed.length === 0;
+    $("energy-status").textContent = failed.length ? "データを取得できませんでした / Could not load the energy data." : building;
     document.body.dataset.energy = failed.length ? "error" : "ready";
   }
 
@@ -159,8 +161,9 @@
   $("hh-prev").addEventListener("click", (e) => go(e.target.dataset.date));
   $("hh-next").addEventListener("click", (e) => go(e.target.dataset.date));
   $("hh-today").addEventListener("click", () => go(""));
+  $("files-all").addEventListener("click", () => { allFiles = !allFiles; drawFiles(); });
   let resized;
   window.addEventListener("resize", () => { clearTimeout(resized); resized = setTimeout(() => all(false), 200); });
   all(false);
   setInterval(() => all(true), 30000);
-})();
+});

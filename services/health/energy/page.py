@@ -1,5 +1,7 @@
-"""The energy part of the status page: page.html (the frame), drawn by page.js from the
-JSON API.  Japanese first, English alongside; no CDN, no external font; from 390 px wide.
+"""The energy part of the status page: page.html (the frame in the body), drawn by page.js
+(in the head) from the JSON API.  Japanese first, English alongside; no CDN, no external
+font; from 390 px wide.  Every Japanese word in the body is shown (no hidden or collapsed
+text): tests/health/test_page_japanese_glyphs.py checks each one is drawn as a glyph.
 """
 
 from __future__ import annotations
