@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -41,6 +42,23 @@ class Cursor:
 
     def as_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "seq": self.seq}
+
+    def save(self, path: Path) -> None:
+        """Atomically (a crash leaves the old cursor or the new one), without fsync: a
+        subscriber keeps its cursor in the runtime dir next to the journal it points into
+        (tmpfs on the appliance), where only a process crash, never a power cut, can hit it."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.as_dict()))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Cursor | None:
+        """The saved cursor, or None (none saved, or unreadable: start from the journal)."""
+        try:
+            data = json.loads(path.read_text())
+            return cls(str(data["epoch"]), int(data["seq"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
 
 @dataclass

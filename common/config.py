@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from dotenv import dotenv_values
 
+from common import config_mqtt
+from common.config_mqtt import MqttSettings
 from common.echonet import EPC_NAMES, MEASURABLE_EPCS, parse_epc
 from common.paths import Paths
 
@@ -61,6 +63,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "health": {"bind": "127.0.0.1", "port": 8780},
     "dongle": {"model": "auto", "driver": "builtin", "keilog_path": "keilog"},
+    "mqtt": config_mqtt.DEFAULTS,
 }
 DONGLE_DRIVERS = ("builtin", "keilog")
 DONGLE_MODELS = ("auto", "rl7023-ips", "bp35a1", "rl7023-dss", "bp35c2", "rs-wsuha-p")
@@ -160,6 +163,7 @@ class Config:
     schedule: tuple[ScheduleGroup, ...] = ()
     backfill: bool = True  # read missed EA/EB half-hours back from the meter's history
     backfill_requests_per_minute: float = 6.0
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
 
     @property
     def uses_simulator(self) -> bool:
@@ -176,7 +180,8 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value, for tests and log scrubbing."""
-        return [s.reveal() for s in (self.broute_id, self.broute_password, self.influx.token) if s]
+        held = (self.broute_id, self.broute_password, self.influx.token, self.mqtt.password)
+        return [s.reveal() for s in held if s]
 
 
 class _Loader(yaml.SafeLoader):
@@ -244,7 +249,8 @@ def _read_env(paths: Paths, environ: dict[str, str]) -> tuple[dict[str, str], li
         loaded = dotenv_values(stream=io.StringIO(text))
         values.update({k: v for k, v in loaded.items() if v is not None})
     # The real environment wins over the file, as with docker's env_file.
-    values.update({k: v for k, v in environ.items() if k.startswith(("BROUTE_", "INFLUXDB_"))})
+    prefixes = ("BROUTE_", "INFLUXDB_", config_mqtt.ENV_PREFIX)
+    values.update({k: v for k, v in environ.items() if k.startswith(prefixes)})
     if "SERIAL_PORT" in environ:
         values["SERIAL_PORT"] = environ["SERIAL_PORT"]
     return values, problems
@@ -475,6 +481,10 @@ def load_config(
     if need_influx or influx_enabled:
         problems += _check_influx(influx, paths.env_file)
 
+    mqtt = config_mqtt.mqtt_settings(
+        s["mqtt"], secrets, paths.env_file, paths.home, problems, secret=Secret
+    )
+
     if problems:
         raise ConfigError(problems)
     return Config(
@@ -497,6 +507,7 @@ def load_config(
         schedule=tuple(schedule),
         backfill=backfill,
         backfill_requests_per_minute=backfill_pace,
+        mqtt=mqtt,
     )
 
 
