@@ -90,7 +90,7 @@ def mqtt_settings(
     protocol = str(section["protocol"]).strip()
     if protocol not in PROTOCOLS:
         problems.append(
-            f"settings.yml: 'mqtt.protocol' must be \"3.1.1\" or \"5\", not {section['protocol']!r}"
+            f'settings.yml: \'mqtt.protocol\' must be "3.1.1" or "5", not {section["protocol"]!r}'
         )
         protocol = "3.1.1"
     keepalive = section["keepalive_seconds"]

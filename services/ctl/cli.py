@@ -9,6 +9,7 @@ from importlib.metadata import PackageNotFoundError, version
 import click
 
 from common.config import Config, ConfigError, epc_label, load_config
+from common.health_client import fetch_health, health_url
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
 from services.ctl import backfill as backfill_mod
@@ -19,13 +20,11 @@ from services.ctl.status_report import (
     CRITICAL,
     UNKNOWN,
     Report,
-    fetch_health,
     gather,
-    health_url,
     render,
 )
 
-SERVICES = ("radio", "csv_rotator", "influx_writer", "health", "simulator")
+SERVICES = ("radio", "csv_rotator", "influx_writer", "mqtt_publisher", "health", "simulator")
 
 
 def _version() -> str:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from common.health_client import fetch_health
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, process_info
 
@@ -36,19 +35,6 @@ class Report:
             "processes": self.processes,
             "health": self.health,
         }
-
-
-def health_url(bind: str, port: int) -> str:
-    host = "127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind
-    return f"http://{host}:{port}/health"
-
-
-def fetch_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
-            return json.loads(answer.read())
-    except urllib.error.HTTPError as exc:  # 503 carries the verdict too
-        return json.loads(exc.read())
 
 
 def gather(paths: Paths, url: str) -> Report:
