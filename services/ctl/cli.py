@@ -121,6 +121,10 @@ def config_check() -> None:
         f"to {cfg.influx.url}, bucket {cfg.influx.bucket}" if cfg.influx.enabled else "disabled"
     )
     click.echo(f"influxdb: {influx}")
+    mqtt = (
+        f"to {cfg.mqtt.where}, under {cfg.mqtt.topic_prefix}/" if cfg.mqtt.enabled else "disabled"
+    )
+    click.echo(f"mqtt:     {mqtt}")
     click.echo(f"health:   {health_url(cfg.health.bind, cfg.health.port)}")
     click.echo("config OK")
 

@@ -147,7 +147,8 @@ def render(report: Report) -> str:
     fresh = _check(report, "readings:freshness")
     if fresh:
         out.append(f"  readings       {fresh.get('output', '')}")
-    for key, label in (("csv:write", "csv"), ("influxdb:delivery", "influxdb")):
+    for key, label in (("csv:write", "csv"), ("influxdb:delivery", "influxdb"),
+                       ("mqtt:delivery", "mqtt")):  # fmt: skip
         c = _check(report, key)
         if not c:
             continue
