@@ -119,8 +119,10 @@ class Watcher:
     and every message of the stream topic, in order.  ``persistent``: a session the broker
     keeps (QoS 1 messages queued while it is away, as Telegraf's mqtt_consumer would)."""
 
-    def __init__(self, broker: Broker, topics: list[str], client_id: str = "",
-                 persistent: bool = False, auth: tuple[str, str] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, broker: Broker, topics: list[str], client_id: str = "", persistent: bool = False,
+        auth: tuple[str, str] | None = None,
+    ) -> None:  # fmt: skip
         self.broker = broker
         self.topics = topics
         self.lock = threading.Lock()
