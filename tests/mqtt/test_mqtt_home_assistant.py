@@ -94,7 +94,7 @@ def home_assistant_entities(retained: dict[str, bytes]) -> list[dict]:
 
 
 def test_discovery_is_what_home_assistant_and_its_energy_dashboard_accept(ha):
-    stack, broker, _ = ha
+    _, broker, _ = ha
     retained = retained_snapshot(broker, "homeassistant/#")
     entities = home_assistant_entities(retained)
     assert len([t for t in retained if t.endswith("/config")]) == 1, "one device per meter"
@@ -172,8 +172,8 @@ def test_states_equal_the_csvs_latest_rows_and_go_unavailable_without_the_meter(
 
 
 def test_home_assistants_birth_message_brings_the_announcement_again(ha):
-    stack, broker, watcher = ha
-    config = [t for t in watcher.latest if t.startswith("homeassistant/device/")][0]
+    watcher = ha[2]
+    config = next(t for t in watcher.latest if t.startswith("homeassistant/device/"))
     before = len(watcher.messages(config))
     watcher.client.publish("homeassistant/status", "online", qos=1)
     wait_for(lambda: len(watcher.messages(config)) > before, 15, "a new announcement")

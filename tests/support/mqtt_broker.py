@@ -92,8 +92,9 @@ class Broker:
 
     def start(self) -> Broker:
         conf = self._conf()
+        err = open(self.root / "mosquitto.err", "a")  # noqa: SIM115 - the broker's, until it stops
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
-                                     stderr=open(self.root / "mosquitto.err", "a"))  # noqa: SIM115
+                                     stderr=err)  # fmt: skip
         wait_for(self._listening, 10, f"mosquitto on port {self.port}")
         return self
 
