@@ -9,6 +9,7 @@ and everything streamed, in arrival order.
 
 from __future__ import annotations
 
+import getpass
 import json
 import shutil
 import signal
@@ -65,6 +66,9 @@ class Broker:
         self.root.mkdir(parents=True, exist_ok=True)
         lines = [
             f"listener {self.port} 127.0.0.1",
+            # Started as root, mosquitto drops to the user "mosquitto", which cannot write
+            # the test's directory: stay who we are.
+            f"user {getpass.getuser()}",
             "persistence true",
             f"persistence_location {self.root}/",
             "autosave_interval 1",
