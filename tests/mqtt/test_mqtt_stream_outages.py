@@ -39,9 +39,7 @@ STATE_OF = {("E7", ""): "power", ("E0", ""): "energy_import", ("E3", ""): "energ
 
 
 @pytest.mark.parametrize("rounds", counts(3, 21))
-def test_every_journaled_reading_reaches_the_stream_through_restarts_and_kills(
-    tmp_path, rounds
-):
+def test_every_journaled_reading_reaches_the_stream_through_restarts_and_kills(tmp_path, rounds):
     broker = Broker(tmp_path / "broker").start()
     stack = FaultStack(
         tmp_path / "s",
