@@ -25,7 +25,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
-from common.config_mqtt import MqttSettings
+from common.config.sections.mqtt import MqttSettings
 
 log = logging.getLogger("mqtt_publisher.link")
 

@@ -1,19 +1,22 @@
-"""The ``mqtt:`` section of settings.yml and the MQTT_* keys of .env (services/mqtt_publisher).
+"""mqtt: publishing to an MQTT broker (services/mqtt_publisher), and MQTT_* from .env.
 
-Self-contained: the defaults, the settings and one check that turns every mistake into a line
-naming the key and the fix.  The broker's address and credentials are secrets kept in .env,
-like INFLUXDB_TOKEN; settings.yml holds the rest.
+The broker's address and credentials are kept in .env, like INFLUXDB_TOKEN; settings.yml
+holds the rest.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-DEFAULTS: dict[str, Any] = {
+from common.config.inputs import Checked, Inputs
+from common.config.secret import Secret
+from common.config.values import boolean
+
+SECTION: dict[str, Any] = {
     "enabled": False,
     "topic_prefix": "smartmeter",
     "discovery": True,
@@ -23,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "tls_verify": True,
     "keepalive_seconds": 60,
 }
-ENV_PREFIX = "MQTT_"
+DEFAULTS: dict[str, Any] = {"mqtt": SECTION}
 PROTOCOLS = ("3.1.1", "5")
 SCHEMES = {"mqtt": (False, 1883), "mqtts": (True, 8883)}
 _TOPIC_PART = re.compile(r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$")
@@ -34,7 +37,7 @@ class MqttSettings:
     enabled: bool = False
     url: str = ""
     username: str = ""
-    password: Any = ""  # a common.config.Secret: prints as ***
+    password: Secret = field(default_factory=lambda: Secret(""))
     topic_prefix: str = "smartmeter"
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
@@ -62,28 +65,20 @@ class MqttSettings:
         return f"{'mqtts' if self.tls else 'mqtt'}://{self.host}:{self.port}"
 
 
-def mqtt_settings(
-    section: dict[str, Any], env: dict[str, str], env_file: Path, home: Path,
-    problems: list[str], secret: Any = str,
-) -> MqttSettings:  # fmt: skip
-    """``section`` is settings.yml's ``mqtt:`` merged over :data:`DEFAULTS`; ``env`` the
-    .env values with the environment over them; ``secret`` wraps the password."""
+def check(inputs: Inputs) -> Checked:
+    section, env, problems = inputs.settings["mqtt"], inputs.env, []
 
     def flag(key: str) -> bool:
-        value = section[key]
-        if isinstance(value, bool):
-            return value
-        problems.append(f"settings.yml: 'mqtt.{key}' must be true or false, not {value!r}")
-        return bool(DEFAULTS[key])
+        return boolean(section[key], f"mqtt.{key}", problems)
 
     def topic(key: str) -> str:
         value = section[key]
         if not isinstance(value, str) or not _TOPIC_PART.match(value):
             problems.append(
-                f"settings.yml: 'mqtt.{key}' must be a topic like {DEFAULTS[key]!r} (letters, "
+                f"settings.yml: 'mqtt.{key}' must be a topic like {SECTION[key]!r} (letters, "
                 f"digits, _ - and /; no + or #, no leading or trailing /), not {value!r}"
             )
-            return str(DEFAULTS[key])
+            return str(SECTION[key])
         return value
 
     enabled = flag("enabled")
@@ -108,7 +103,7 @@ def mqtt_settings(
         else:
             ca_path = Path(ca).expanduser()
             if not ca_path.is_absolute():
-                ca_path = home / ca_path
+                ca_path = inputs.paths.home / ca_path
             if enabled and not ca_path.is_file():
                 problems.append(
                     f"settings.yml: 'mqtt.tls_ca_file' {ca!r}: no such file ({ca_path}); put "
@@ -119,7 +114,7 @@ def mqtt_settings(
         enabled=enabled,
         url=env.get("MQTT_URL", "").strip(),
         username=env.get("MQTT_USERNAME", "").strip(),
-        password=secret(env.get("MQTT_PASSWORD", "").strip()),
+        password=Secret(env.get("MQTT_PASSWORD", "").strip()),
         topic_prefix=topic("topic_prefix"),
         discovery=flag("discovery"),
         discovery_prefix=topic("discovery_prefix"),
@@ -128,13 +123,14 @@ def mqtt_settings(
         tls_verify=flag("tls_verify"),
         keepalive_seconds=int(keepalive),
     )
+    env_file = inputs.paths.env_file
     if enabled:
         problems += _check_url(settings.url, env_file)
-        if str(env.get("MQTT_PASSWORD", "")).strip() and not settings.username:
+        if settings.password and not settings.username:
             problems.append(
                 f"MQTT_PASSWORD is set but MQTT_USERNAME is not; set both in {env_file}"
             )
-    return settings
+    return {"mqtt": settings}, problems
 
 
 def _check_url(url: str, env_file: Path) -> list[str]:
