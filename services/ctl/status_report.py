@@ -158,6 +158,8 @@ def render(report: Report) -> str:
             text += (
                 f" (queue {counters['queue_depth']}, dead letters {counters.get('deadletter', 0)})"
             )
+        if key == "mqtt:delivery" and c.get("status") != "pass":
+            text = f"{c.get('cause', '')}: {text}"  # the cause to look up in docs/home-assistant.md
         if key == "csv:write" and details.get("last_write"):
             text += f" (last write {details['last_write']})"
         out.append(f"  {label:<14} {text}")
