@@ -35,6 +35,7 @@ class Diagnostics:
         self._beat_at = 0.0
         self.verdict: dict[str, Any] | None = None
         self.identity = self._load_identity()
+        self.previous: MeterIdentity | None = None  # the device before a meter change
 
     # --- the radio's heartbeat ---------------------------------------------------------------
     def beat(self, heartbeat: dict[str, Any]) -> None:
@@ -115,8 +116,6 @@ class Diagnostics:
             tmp.replace(self.identity_file)
         except OSError as exc:
             log.warning("cannot keep the meter's identity in %s: %s", self.identity_file, exc)
-
-    previous: MeterIdentity | None = None  # the device before a meter change, to remove
 
     def _load_identity(self) -> MeterIdentity | None:
         """Kept on disk, so discovery goes out at once after a reboot, under the same id."""

@@ -34,8 +34,10 @@ def rig(tmp_path_factory):
     tls = Broker(root / "tls", tls=True).start()
     stack = Stack(
         root / "stack",
-        settings={"acquisition": {"interval_seconds": 1, "properties": ["E7"]},
-                  "mqtt": {"enabled": True}},  # fmt: skip
+        settings={
+            "acquisition": {"interval_seconds": 1, "properties": ["E7"]},
+            "mqtt": {"enabled": True},
+        },
         env_values={"MQTT_URL": auth.url, "MQTT_USERNAME": USER, "MQTT_PASSWORD": WRONG},
         extra_env={"SMARTMETER_MQTT_BACKOFF_CAP": "2"},
     )
