@@ -1,8 +1,8 @@
 """Secrets stay secret and the attack surface stays closed, on the whole supervised stack.
 
 DESIGN.md, "Secrets stay secret": the B-route password, the InfluxDB token and the MQTT
-password never in logs, status, health or metrics.  One stack runs with fresh random credentials (the ID,
-the password and the token), logging at DEBUG, InfluxDB behind a scripted server whose first
+password never in logs, status, health or metrics.  One stack runs with fresh random
+credentials (the ID, the password, the token and the MQTT password), logging at DEBUG, InfluxDB behind a scripted server whose first
 refusals even echo the Authorization header back in their message, and an MQTT broker (a
 real mosquitto with a password file) that first refuses a wrong password, and goes through:
 
