@@ -3,8 +3,9 @@
 DESIGN.md, "Secrets stay secret": the B-route password, the InfluxDB token and the MQTT
 password never in logs, status, health or metrics.  One stack runs with fresh random
 credentials (the ID, the password, the token and the MQTT password), logging at DEBUG,
-InfluxDB behind a scripted server whose first refusals even echo the Authorization header back in their message, and an MQTT broker (a
-real mosquitto with a password file) that first refuses a wrong password, and goes through:
+InfluxDB behind a scripted server whose first refusals even echo the Authorization header
+back in their message, and an MQTT broker (a real mosquitto with a password file) that first
+refuses a wrong password, and goes through:
 
 - every ``smartmeterctl`` command there is (read from its own ``--help``) and every service's
   ``logs``;
