@@ -77,6 +77,7 @@ class BrokerLink:
         self.sessions = 0  # successful CONNACKs so far; the main loop notices a new one
         self.reconnects = 0
         self.messages: list[tuple[str, bytes]] = []  # received, for the main loop
+        self.wake_on_ack = False  # the main loop waits for PUBACKs (too much in flight)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._refused: ReasonCode | None = None
@@ -109,7 +110,7 @@ class BrokerLink:
         c.on_connect = self._on_connect
         c.on_disconnect = self._on_disconnect
         c.on_message = self._on_message
-        c.on_publish = lambda *_: self.waker.wake()
+        c.on_publish = self._on_publish
         return c
 
     # --- paho's callbacks (in our thread) -----------------------------------------------------
@@ -132,6 +133,10 @@ class BrokerLink:
         self._dropped = reason
         self.connected.clear()
         self.waker.wake()
+
+    def _on_publish(self, *_: object) -> None:
+        if self.wake_on_ack:
+            self.waker.wake()
 
     def _on_message(self, _c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
         with self._lock:

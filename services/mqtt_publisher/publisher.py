@@ -12,9 +12,10 @@ import logging
 import os
 import random
 import select
+import sys
 import time
 import uuid
-from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from common.bus import CatchUpSubscriber
@@ -39,17 +40,22 @@ log = logging.getLogger("mqtt_publisher")
 
 CURSOR_FILE = "mqtt_publisher.cursor.json"  # runtime dir, next to the journal
 IDENTITY_FILE = "mqtt_meter.json"  # data dir: the device id survives reboots
-# How often /health is asked (LQI/RSSI, the problem sensor); the test suite sets less.
-DIAGNOSTICS_EVERY = float(os.environ.get("SMARTMETER_MQTT_DIAGNOSTICS_INTERVAL") or 30.0)
+# How often /health is asked (LQI/RSSI, the problem sensor), and at once when the radio's
+# cause changes.  Each answer costs the health service a verdict and supervisord an XML-RPC
+# call: every 30 s was a third of the CPU the whole logger may use (docs/benchmarks.md).
+# The test suite sets less.
+DIAGNOSTICS_EVERY = float(os.environ.get("SMARTMETER_MQTT_DIAGNOSTICS_INTERVAL") or 300.0)
 ANNOUNCE_DELAY = (1.0, 5.0)  # after HA's birth message: spread the re-announcements
 LOG_EVERY = 60.0
 
 
 def _version() -> str:
-    try:
-        return version("smartmeter-logger")
-    except PackageNotFoundError:
-        return "unknown"
+    """This logger's version, for the origin block: from its dist-info folder's name, without
+    importlib.metadata (40 modules, over a MiB, for one string; docs/benchmarks.md)."""
+    for entry in sys.path:
+        for found in Path(entry or ".").glob("smartmeter_logger-*.dist-info"):
+            return found.name.removeprefix("smartmeter_logger-").removesuffix(".dist-info")
+    return "unknown"
 
 
 class Publisher:
@@ -118,7 +124,11 @@ class Publisher:
                 self.link.waker.drain()
                 self._link_news()
                 timeout = self._timeout()
-                if self.link.connected.is_set() and not self.stream.full:
+                room = not self.stream.full
+                # PUBACKs wake this loop only while it waits for room; otherwise they are
+                # settled at the next wake (a heartbeat comes every 5 s).
+                self.link.wake_on_ack = not room
+                if self.link.connected.is_set() and room:
                     readings = self.sub.poll(int(timeout * 1000), wake=wakes)
                     self._take(readings)
                 else:
@@ -146,7 +156,10 @@ class Publisher:
         beat = self.sub.last_heartbeat
         if beat is not None and beat is not self._beat:
             self._beat = beat
+            before = self.diag.radio_cause
             self.diag.beat(beat)
+            if self.diag.radio_cause != before:
+                self.next_diagnostics = 0.0  # the verdict changes with it: ask now
         for reading in readings:
             self.stream.send(reading, self.link.publish)
             self.latest.offer(reading)
@@ -193,10 +206,11 @@ class Publisher:
 
     # --- what HA sees -------------------------------------------------------------------------
     def _show(self, topic: str, payload: str) -> None:
-        """Publish a retained state if it changed (and only while connected)."""
+        """Publish a retained state if it changed (and only while connected).  QoS 0: only
+        the latest matters, and a new session publishes every state again anyway."""
         if not self.link.connected.is_set() or self.shown.get(topic) == payload:
             return
-        self.link.publish(topic, payload, 1, True)
+        self.link.publish(topic, payload, 0, True)
         self.shown[topic] = payload
 
     def _show_meter(self) -> None:
