@@ -12,6 +12,8 @@ from pathlib import Path
 
 from common.service import Stopper, setup_logging
 from services.simulator.dialects import DIALECTS
+from services.simulator.dongle_memory import SETTINGS as MEMORY_SETTINGS
+from services.simulator.dongle_memory import DongleMemory
 from services.simulator.faults import FAULTS, FaultError, parse_spec
 from services.simulator.meter_model import JST, UNIT_CODES
 from services.simulator.notifications import MODES
@@ -64,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="ROPT/WOPT absent, or present with this factory format")  # fmt: skip
     g.add_argument("--rssi-format", choices=("lqi", "dbm"),
                    help="ERXUDP RSSI token (SA2 1): 2 hex digits or signed dBm")  # fmt: skip
+    for name, (choices, what) in MEMORY_SETTINGS.items():
+        g.add_argument("--" + name.replace("_", "-"), choices=choices, default=choices[0],
+                       help=f"{what} (default {choices[0]})")  # fmt: skip
     g = p.add_argument_group("time")
     g.add_argument("--time-scale", type=float, default=1.0, help="meter time runs N× faster")
     g.add_argument("--start", type=_start, help="meter time at start (default: now), ISO 8601")
@@ -111,6 +116,7 @@ def options(args: argparse.Namespace) -> Options:
         single_phase=args.single_phase,
         solar=not args.no_solar,
         faults=faults,
+        memory=DongleMemory(**{name: getattr(args, name) for name in MEMORY_SETTINGS}),
     )
 
 

@@ -18,6 +18,9 @@ from services.simulator.harness import PASSWORD, RBID, RunningSimulator
 DIALECTS = ["rl7023-ips", "bp35a1", "rl7023-dss", "bp35c2", "rs-wsuha-p"]
 # One run also has the meter refuse D3 (optional in the spec): momonga must take it as 1.
 EXTRA = {"rl7023-dss": ("--refuse-d3",)}
+# And one a dongle whose SKRESET keeps registers and echo (unsettled; momonga resets first).
+KEEPS = ("--skreset-registers", "keep", "--skreset-echo", "keep")
+RUNS = [(d, EXTRA.get(d, ())) for d in DIALECTS] + [("bp35c2", KEEPS)]
 
 
 @pytest.fixture
@@ -37,9 +40,11 @@ def served(sim: RunningSimulator, epc: str, via: str = "get") -> dict:
     return [e for e in sim.served(epc) if e["via"] == via][-1]["decoded"]
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
-def test_momonga_reads_everything_from_every_dialect(tmp_path, dialect):
-    sim = RunningSimulator(tmp_path / "sim", *EXTRA.get(dialect, ()), dialect=dialect)
+@pytest.mark.parametrize(
+    ("dialect", "args"), RUNS, ids=[d + ("-skreset-keeps" if a == KEEPS else "") for d, a in RUNS]
+)
+def test_momonga_reads_everything_from_every_dialect(tmp_path, dialect, args):
+    sim = RunningSimulator(tmp_path / "sim", *args, dialect=dialect)
     try:
         with open_momonga(sim) as mo:  # scan, join (and WOPT 01 where payloads are binary)
             assert mo.get_instantaneous_power() == served(sim, "E7")[""]
@@ -51,7 +56,7 @@ def test_momonga_reads_everything_from_every_dialect(tmp_path, dialect):
             e8 = served(sim, "E8")
             assert current["r phase current"] == pytest.approx(e8["R"])
             assert current["t phase current"] == pytest.approx(e8["T"])
-            if "--refuse-d3" in EXTRA.get(dialect, ()):
+            if "--refuse-d3" in args:
                 with pytest.raises(momonga.MomongaResponseNotPossible):
                     mo.get_coefficient_for_cumulative_energy()
                 assert mo.energy_coefficient == 1 and sim.served("D3")[-1]["raw"] is None

@@ -202,11 +202,27 @@ class RadioRig:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> RadioRig:
+    def start(self, before_radio: Callable[[RadioRig], None] | None = None) -> RadioRig:
         self.start_simulator()
+        if before_radio is not None:
+            before_radio(self)
         self.collector = Collector(self.paths).start()
         self.start_radio()
         return self
+
+    def leave_dongle_used(self) -> dict[str, Any]:
+        """The dongle as another program (momonga, our built-in driver) leaves it: echo off,
+        the RSSI token on, then SKRESET, which puts them back or keeps them as the
+        simulator's ``--skreset-registers``/``--skreset-echo`` say."""
+        from services.simulator.harness import DUAL_STACK, SkProbe
+
+        probe = SkProbe(self.paths.simulator_link, dual_stack=self.dialect in DUAL_STACK)
+        try:
+            for line in ("SKSREG SFE 0", "SKSREG SA2 1", "SKRESET"):
+                assert probe.command(line)[-1] == "OK", line
+        finally:
+            probe.close()
+        return self.control.status()
 
     def start_simulator(self, *extra: str) -> None:
         cmd = [sys.executable, "-m", "services.simulator",
@@ -383,7 +399,8 @@ class PtyDongle:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.slave_name = os.ttyname(self._slave)
-        self.heard = bytearray()
+        self.heard = bytearray()  # not yet matched by a rule
+        self.transcript = bytearray()  # everything the host wrote
         self._rules: list[tuple[bytes, bytes]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -412,6 +429,7 @@ class PtyDongle:
                 return
             with self._lock:
                 self.heard += data
+                self.transcript += data
                 self._match()
 
     def _match(self) -> None:

@@ -42,7 +42,8 @@ def check(inputs: Inputs) -> Checked:
     ix = inputs.settings["influxdb"]
     env = inputs.env
     problems: list[str] = []
-    enabled = boolean(ix.get("enabled", False), "influxdb.enabled", problems)
+    # a wrong value is reported by influxdb_enabled (its place among the problems)
+    enabled = boolean(ix.get("enabled", False), "influxdb.enabled", [])
     influx = InfluxSettings(
         enabled=enabled,
         batch_size=int(number(ix["batch_size"], "influxdb.batch_size", 1, problems, whole=True)),
