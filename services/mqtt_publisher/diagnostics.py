@@ -42,6 +42,10 @@ class Diagnostics:
         self.radio_cause = str(heartbeat.get("cause", "unknown"))
         self._beat_at = time.monotonic()
 
+    def stale_at(self) -> float:
+        """When (time.monotonic()) the last heartbeat is too old to count."""
+        return self._beat_at + HEARTBEAT_STALE
+
     def meter_readable(self) -> bool:
         fresh = time.monotonic() - self._beat_at < HEARTBEAT_STALE
         return fresh and self.radio_cause in METER_READABLE

@@ -45,7 +45,9 @@ IDENTITY_FILE = "mqtt_meter.json"  # data dir: the device id survives reboots
 # call: every 30 s was a third of the CPU the whole logger may use (docs/benchmarks.md).
 # The test suite sets less.
 DIAGNOSTICS_EVERY = float(os.environ.get("SMARTMETER_MQTT_DIAGNOSTICS_INTERVAL") or 300.0)
+IDENTITY_EVERY = min(15.0, DIAGNOSTICS_EVERY)
 ANNOUNCE_DELAY = (1.0, 5.0)  # after HA's birth message: spread the re-announcements
+LAST_READING_EVERY = 60.0  # the "last reading" diagnostic: each is a row in HA's history
 LOG_EVERY = 60.0
 
 
@@ -84,6 +86,8 @@ class Publisher:
         self.announcements = 0
         self.shown: dict[str, str] = {}  # topic → the retained payload last published
         self.next_diagnostics = 0.0
+        self.last_reading_due: float | None = None  # the "last reading" state is to be sent
+        self.last_reading_next = 0.0  # ... not before this
         self._beat: dict[str, Any] | None = None
         self.version = _version()
 
@@ -150,6 +154,10 @@ class Publisher:
         due = [self.next_diagnostics]
         if self.announce_at is not None:
             due.append(self.announce_at)
+        if self.shown.get(self.topics.meter) == ONLINE:
+            due.append(self.diag.stale_at())  # a radio gone silent: the meter goes offline
+        if self.last_reading_due is not None:
+            due.append(self.last_reading_due)
         return max(0.0, min(due) - now)
 
     def _take(self, readings: list[Any]) -> None:
@@ -168,9 +176,8 @@ class Publisher:
         if not self.sub.need_catch_up and self.latest.pending:
             for key, payload in self.latest.take():
                 self._show(self.topics.state(key), payload)
-            newest = self.latest.newest
-            if newest is not None:
-                self._show(self.topics.state(LAST_READING.key), newest.ts)
+            if self.last_reading_due is None:
+                self.last_reading_due = max(time.monotonic(), self.last_reading_next)
         self._show_meter()
 
     def _link_news(self) -> None:
@@ -181,6 +188,8 @@ class Publisher:
             self.next_diagnostics = 0.0
             for key, payload in self.latest.everything():
                 self._show(self.topics.state(key), payload)
+            if self.latest.newest is not None:
+                self.last_reading_due = time.monotonic()
         for topic, payload in self.link.take_messages():
             if topic == self.topics.ha_status and payload.strip().lower() == b"online":
                 # HA restarted: announce again, after a short random delay so that a house
@@ -192,17 +201,22 @@ class Publisher:
         now = time.monotonic()
         connected = self.link.connected.is_set()
         if now >= self.next_diagnostics:
-            self.next_diagnostics = now + DIAGNOSTICS_EVERY
+            # Until the meter's identity is known (once per install: it is kept on disk),
+            # ask more often: the radio reports it a status interval after it joined.
+            known = self.diag.identity is not None or not self.config.mqtt.discovery
+            self.next_diagnostics = now + (DIAGNOSTICS_EVERY if known else IDENTITY_EVERY)
             if connected:
                 self.diag.refresh()
                 self._show_diagnostics()
             self._count()
+            if connected:
+                self._announce()  # the identity or the LQI/RSSI may be new
         if connected:
             self._show_meter()
             if self.announce_at is not None and now >= self.announce_at:
                 self.announce_at = None
                 self.announced = None
-            self._announce()
+                self._announce()
 
     # --- what HA sees -------------------------------------------------------------------------
     def _show(self, topic: str, payload: str) -> None:
@@ -214,9 +228,20 @@ class Publisher:
         self.shown[topic] = payload
 
     def _show_meter(self) -> None:
-        if self.link.connected.is_set():
-            self._show(self.topics.meter, ONLINE if self.diag.meter_readable() else OFFLINE)
-            self._show(self.topics.state(RADIO.key), self.diag.radio_state())
+        if not self.link.connected.is_set():
+            return
+        readable = self.diag.meter_readable()
+        due = self.last_reading_due
+        if due is not None and (time.monotonic() >= due or not readable):
+            # The time of the last reading, at most once a minute (each is a row in HA's
+            # history), and at once when the meter stops answering.
+            newest = self.latest.newest
+            if newest is not None:
+                self._show(self.topics.state(LAST_READING.key), newest.ts)
+            self.last_reading_due = None
+            self.last_reading_next = time.monotonic() + LAST_READING_EVERY
+        self._show(self.topics.meter, ONLINE if readable else OFFLINE)
+        self._show(self.topics.state(RADIO.key), self.diag.radio_state())
 
     def _show_diagnostics(self) -> None:
         for key, value in self.diag.signal().items():

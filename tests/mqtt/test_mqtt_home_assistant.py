@@ -16,6 +16,7 @@ import json
 import re
 import signal
 import time
+from datetime import datetime
 
 import pytest
 
@@ -62,7 +63,6 @@ def ha(tmp_path_factory):
             "mqtt": {"enabled": True},
         },
         env_values={"MQTT_URL": broker.url},
-        extra_env={"SMARTMETER_MQTT_DIAGNOSTICS_INTERVAL": "2"},
     )
     watcher = Watcher(broker, ["#"]).start()
     stack.start()
@@ -144,6 +144,8 @@ def test_discovery_is_what_home_assistant_and_its_energy_dashboard_accept(ha):
     assert state[f"{BASE}/state/radio"] == b"joined"
     assert state[f"{BASE}/state/problem"] in (b"ON", b"OFF")
     assert float(state[f"{BASE}/state/lqi"]) > 0  # the simulated dongle reports its LQI
+    # HA's timestamp sensors need an offset.
+    assert datetime.fromisoformat(state[f"{BASE}/state/last_reading"].decode()).tzinfo is not None
 
 
 def test_states_equal_the_csvs_latest_rows_and_go_unavailable_without_the_meter(ha):
