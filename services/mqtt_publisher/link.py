@@ -168,7 +168,12 @@ class BrokerLink:
         wait = BACKOFF_FIRST
         while not self._stop.is_set():
             started = time.monotonic()
-            cause, message = self._session()
+            try:
+                cause, message = self._session()
+            except Exception as exc:  # never a dead thread behind a live process
+                log.exception("the MQTT connection failed unexpectedly")
+                self.connected.clear()
+                cause, message = "mqtt-disconnected", f"unexpected error: {type(exc).__name__}"
             if self._stop.is_set():
                 break
             if time.monotonic() - started > STABLE_AFTER:
