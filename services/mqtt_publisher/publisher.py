@@ -22,7 +22,7 @@ from common.bus import CatchUpSubscriber
 from common.config import Config
 from common.health_client import health_url
 from common.service import Stopper
-from common.status import StatusReporter
+from common.status import STATUS_INTERVAL, StatusReporter
 from services.mqtt_publisher.diagnostics import Diagnostics
 from services.mqtt_publisher.ha_discovery import (
     LAST_READING,
@@ -86,6 +86,7 @@ class Publisher:
         self.announcements = 0
         self.shown: dict[str, str] = {}  # topic → the retained payload last published
         self.next_diagnostics = 0.0
+        self.next_count = 0.0
         self.last_reading_due: float | None = None  # the "last reading" state is to be sent
         self.last_reading_next = 0.0  # ... not before this
         self._beat: dict[str, Any] | None = None
@@ -97,6 +98,7 @@ class Publisher:
         if self._secret:
             message = message.replace(self._secret, "***")
         self.reporter.set("pass" if cause == "ok" else "warn", cause, message)
+        self.reporter.detail(connected=cause == "ok")
         last, at = self._cause
         now = time.monotonic()
         if cause != last or now - at >= LOG_EVERY:
@@ -199,6 +201,9 @@ class Publisher:
 
     def _housekeeping(self) -> None:
         now = time.monotonic()
+        if now >= self.next_count:
+            self.next_count = now + STATUS_INTERVAL
+            self._count()
         connected = self.link.connected.is_set()
         if now >= self.next_diagnostics:
             # Until the meter's identity is known (once per install: it is kept on disk),
@@ -208,7 +213,6 @@ class Publisher:
             if connected:
                 self.diag.refresh()
                 self._show_diagnostics()
-            self._count()
             if connected:
                 self._announce()  # the identity or the LQI/RSSI may be new
         if connected:
