@@ -100,10 +100,10 @@ class Diagnostics:
     # --- the meter's identity -----------------------------------------------------------------
     def _learn_identity(self) -> None:
         d = self._radio_details()
-        if "meter_serial" not in d and "meter_id" not in d:
+        if "meter_key" not in d:
             return  # the radio has not identified the meter yet
         found = MeterIdentity.of(
-            self.unitid, *(_text(d.get(k)) for k in ("meter_id", "meter_maker", "meter_serial",
+            self.unitid, *(_text(d.get(k)) for k in ("meter_key", "meter_maker", "meter_id",
                                                       "meter_release"))
         )  # fmt: skip
         if found == self.identity:
@@ -125,7 +125,7 @@ class Diagnostics:
         """Kept on disk, so discovery goes out at once after a reboot, under the same id."""
         try:
             data = json.loads(self.identity_file.read_text())
-            return MeterIdentity(**{k: data.get(k) for k in ("device_id", "maker", "serial",
+            return MeterIdentity(**{k: data.get(k) for k in ("device_id", "maker", "shown_id",
                                                               "release")})  # fmt: skip
         except (OSError, ValueError, TypeError):
             return None

@@ -86,21 +86,17 @@ class MeterIdentity:
 
     device_id: str
     maker: str | None = None  # ECHONET manufacturer code (0x8A), hex
-    serial: str | None = None  # 0x8D
+    shown_id: str | None = None  # the B-route identification number, masked by the radio
     release: str | None = None  # Appendix release of the meter's ECHONET Lite
 
     @classmethod
-    def of(cls, unitid: str, ident: str | None, maker: str | None, serial: str | None,
-           release: str | None = None) -> MeterIdentity:  # fmt: skip
-        """The id from the meter's own identification number (0x83) when it gives one,
-        else its maker and serial number (0x8A + 0x8D), else the logger's unitid."""
-        if ident:
-            key = ident
-        elif serial:
-            key = f"{maker or 'meter'}_{serial}"
-        else:
-            key = unitid
-        return cls(f"smartmeter_{slug(key)}", maker, serial, release)
+    def of(cls, unitid: str, key: str | None, maker: str | None = None,
+           masked_id: str | None = None, release: str | None = None) -> MeterIdentity:  # fmt: skip
+        """The id from the radio's key for the meter: a hash of its B-route identification
+        number (C0) on a Release R meter, else of its maker code and serial number (0x8A +
+        0x8D); stable, and giving neither number away.  A meter that gives neither: the
+        logger's unitid."""
+        return cls(f"smartmeter_{slug(key or unitid)}", maker, masked_id, release)
 
 
 def discovery_payload(
@@ -112,8 +108,8 @@ def discovery_payload(
         "mf": f"ECHONET maker {meter.maker}" if meter.maker else "Smart meter (B-route)",
         "mdl": "Low-voltage smart electric energy meter (B-route)",
     }
-    if meter.serial:
-        device["sn"] = meter.serial
+    if meter.shown_id:
+        device["sn"] = meter.shown_id
     if meter.release:
         device["hw"] = f"ECHONET Lite Appendix release {meter.release}"
     cmps = {e.key: _component(topics, meter, e, unitid) for e in entities}

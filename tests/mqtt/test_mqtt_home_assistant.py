@@ -94,7 +94,7 @@ def home_assistant_entities(retained: dict[str, bytes]) -> list[dict]:
 
 
 def test_discovery_is_what_home_assistant_and_its_energy_dashboard_accept(ha):
-    _, broker, _ = ha
+    stack, broker, _ = ha
     retained = retained_snapshot(broker, "homeassistant/#")
     entities = home_assistant_entities(retained)
     assert len([t for t in retained if t.endswith("/config")]) == 1, "one device per meter"
@@ -105,9 +105,12 @@ def test_discovery_is_what_home_assistant_and_its_energy_dashboard_accept(ha):
 
     unique_ids = [e["unique_id"] for e in entities]
     assert len(set(unique_ids)) == len(unique_ids)
-    # From the meter's own identification (the simulated meter's maker 000016, serial
-    # SIM000000001), not from anything this installation made up.
-    assert all(u.startswith("smartmeter_000016_SIM000000001_") for u in unique_ids)
+    # From the meter's own identification (the radio's key: a hash of the simulated meter's
+    # maker and serial number, which are not published), not from this installation.
+    details = stack.health()[1]["checks"]["radio:link"][0]["details"]
+    device = f"smartmeter_{details['meter_key']}"
+    assert all(u.startswith(device + "_") for u in unique_ids)
+    assert not [t for t, raw in retained.items() if details["meter_serial"].encode() in raw]
     for e in entities:
         assert e["p"] in ("sensor", "binary_sensor")
         assert "object_id" not in e, "object_id is deprecated (gone in HA 2026.4)"
@@ -115,7 +118,7 @@ def test_discovery_is_what_home_assistant_and_its_energy_dashboard_accept(ha):
             e["p"] + "."
         )
         assert e["origin"]["name"] == "smartmeter-logger" and e["origin"]["sw"]
-        assert e["device"]["ids"] == ["smartmeter_000016_SIM000000001"]
+        assert e["device"]["ids"] == [device]
         dc, sc, unit = e.get("device_class"), e.get("state_class"), e.get("unit_of_measurement")
         if e["p"] == "sensor":
             assert unit in UNITS[dc], (e["component_key"], dc, unit)

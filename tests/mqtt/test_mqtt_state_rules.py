@@ -50,25 +50,29 @@ def test_entities_follow_what_is_polled():
 
 
 def test_the_device_id_comes_from_the_meter_and_survives_a_restart(tmp_path):
-    assert MeterIdentity.of("home", None, "000016", "SN1").device_id == "smartmeter_000016_SN1"
-    assert MeterIdentity.of("home", "FE0000160001", "000016", "SN1").device_id == (
-        "smartmeter_FE0000160001"
-    )
-    assert MeterIdentity.of("my home/2", None, None, None).device_id == "smartmeter_my_home_2"
+    assert MeterIdentity.of("home", "sn-0123abcd").device_id == "smartmeter_sn-0123abcd"
+    assert MeterIdentity.of("my home/2", None).device_id == "smartmeter_my_home_2"
     file = tmp_path / "mqtt_meter.json"
     diag = Diagnostics("http://127.0.0.1:1/health", "home", file)
-    diag.verdict = {"checks": {"radio:link": [{"details": {"meter_maker": "000016",
-                                                           "meter_serial": "SN1"}}]}}  # fmt: skip
+
+    def radio(**details: str) -> dict:
+        return {"checks": {"radio:link": [{"details": details}]}}
+
+    diag.verdict = radio(meter_maker="000016", meter_serial="SN1")
     diag._learn_identity()
-    assert diag.identity is not None and diag.identity.device_id == "smartmeter_000016_SN1"
+    assert diag.identity is None, "wait for the radio's key, or the id would change with it"
+    diag.verdict = radio(meter_maker="000016", meter_serial="SN1", meter_key="c0-aaaa",
+                         meter_id="000016-********0001")  # fmt: skip
+    diag._learn_identity()
+    assert diag.identity is not None and diag.identity.device_id == "smartmeter_c0-aaaa"
+    assert diag.identity.shown_id == "000016-********0001"  # masked; never the whole number
     again = Diagnostics("http://127.0.0.1:1/health", "home", file)
     assert again.identity == diag.identity  # known before the radio has identified the meter
     # Another meter: a new device, and the old one to remove.
-    again.verdict = {"checks": {"radio:link": [{"details": {"meter_maker": "000016",
-                                                            "meter_serial": "SN2"}}]}}  # fmt: skip
+    again.verdict = radio(meter_maker="000016", meter_serial="SN2", meter_key="sn-bbbb")
     again._learn_identity()
-    assert again.identity is not None and again.identity.device_id == "smartmeter_000016_SN2"
-    assert again.previous is not None and again.previous.device_id == "smartmeter_000016_SN1"
+    assert again.identity is not None and again.identity.device_id == "smartmeter_sn-bbbb"
+    assert again.previous is not None and again.previous.device_id == "smartmeter_c0-aaaa"
 
 
 def test_the_problem_sensor_ignores_the_publishers_own_connection():
