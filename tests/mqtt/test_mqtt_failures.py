@@ -15,13 +15,10 @@ import time
 
 import pytest
 
-from tests.support.mqtt_broker import Broker, Watcher, have_mosquitto
+from tests.support.mqtt_broker import Broker, Watcher
 from tests.support.stack import Stack, free_port, wait_for
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not have_mosquitto(), reason="needs Debian's mosquitto"),
-]
+pytestmark = pytest.mark.e2e
 
 USER, PASSWORD = "meter", "mq-pw-7Hq2xZr9"
 WRONG = "mq-wrong-3Kd8"

@@ -20,13 +20,10 @@ from datetime import datetime
 
 import pytest
 
-from tests.support.mqtt_broker import Broker, Watcher, have_mosquitto, retained_snapshot
+from tests.support.mqtt_broker import Broker, Watcher, retained_snapshot
 from tests.support.stack import Stack, wait_for
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not have_mosquitto(), reason="needs Debian's mosquitto"),
-]
+pytestmark = pytest.mark.e2e
 
 BASE = "smartmeter/smartmeter"
 # HA's sensor platform: the units each device class accepts, and its state classes.

@@ -26,13 +26,10 @@ from collections import Counter
 import pytest
 
 from tests.support.fault_stack import FaultStack, counts
-from tests.support.mqtt_broker import Broker, Watcher, have_mosquitto, retained_snapshot
+from tests.support.mqtt_broker import Broker, Watcher, retained_snapshot
 from tests.support.stack import wait_for
 
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(not have_mosquitto(), reason="needs Debian's mosquitto"),
-]
+pytestmark = pytest.mark.e2e
 
 BASE = "smartmeter/smartmeter"
 STATE_OF = {("E7", ""): "power", ("E0", ""): "energy_import", ("E3", ""): "energy_export"}

@@ -28,10 +28,6 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PASSWD = shutil.which("mosquitto_passwd") or "/usr/bin/mosquitto_passwd"
 
 
-def have_mosquitto() -> bool:
-    return Path(MOSQUITTO).exists()
-
-
 def make_certificates(where: Path) -> tuple[Path, Path, Path]:
     """A CA and a server certificate for localhost/127.0.0.1: (ca.crt, server.crt, .key)."""
     where.mkdir(parents=True, exist_ok=True)
@@ -95,6 +91,11 @@ class Broker:
         return conf
 
     def start(self) -> Broker:
+        # Never skipped silently: a machine without it fails, saying what to install.
+        assert Path(MOSQUITTO).exists(), (
+            "mosquitto is not installed: scripts/packages/install suite "
+            "(or apt-get install mosquitto)"
+        )
         conf = self._conf()
         err = open(self.root / "mosquitto.err", "a")  # noqa: SIM115 - the broker's, until it stops
         self.proc = subprocess.Popen([MOSQUITTO, "-c", str(conf)], stdout=subprocess.DEVNULL,
