@@ -118,6 +118,20 @@ def test_tls_needs_the_brokers_ca_and_works_with_it(rig):
         watcher.stop()
 
 
+def test_mqtt_5_is_named_and_works_the_same(rig):
+    stack, auth, _ = rig
+    pid = use(stack, {"protocol": "5"}, MQTT_URL=auth.url, MQTT_USERNAME=USER,
+              MQTT_PASSWORD=WRONG)  # fmt: skip
+    named(stack, pid, "mqtt-auth-failed")
+    pid = use(stack, {"protocol": "5"}, MQTT_PASSWORD=PASSWORD)
+    named(stack, pid, "ok")
+    watcher = Watcher(auth, ["smartmeter/#"], auth=(USER, PASSWORD)).start()
+    try:
+        wait_for(lambda: watcher.messages("smartmeter/smartmeter/readings"), 30, "readings")
+    finally:
+        watcher.stop()
+
+
 def test_the_mqtt_password_is_nowhere(rig):
     stack, _, _ = rig
     texts = [stack.get(p)[1].decode("utf-8", "replace") for p in ("/health", "/metrics", "/")]
