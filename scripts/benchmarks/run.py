@@ -116,14 +116,15 @@ def run_figures(names: list[str], quick: bool) -> list[Figure]:
 
 
 def timed_steady(names: list[str], quick: bool, cpu, memory) -> list[Figure]:
-    """Memory and CPU share one run: E7 every 10 s, InfluxDB healthy."""
-    from scripts.benchmarks.stack import VictoriaMetrics
+    """Memory and CPU share one run: E7 every 10 s, InfluxDB and the MQTT broker healthy."""
+    from scripts.benchmarks.stack import Mosquitto, VictoriaMetrics
 
     window = 120.0 if quick else 600.0
     out = []
     t0 = time.monotonic()
     vm = VictoriaMetrics("steady-vm").start()
-    stack = cpu.steady_stack(vm)
+    broker = Mosquitto("steady-mqtt").start()
+    stack = cpu.steady_stack(vm, broker)
     memory.prepare(stack)
     try:
         stack.start()
@@ -141,6 +142,7 @@ def timed_steady(names: list[str], quick: bool, cpu, memory) -> list[Figure]:
         stack.stop()
         stack.cleanup()
         vm.stop()
+        broker.stop()
     return out
 
 

@@ -65,6 +65,12 @@ def _curve_svg(points: list[tuple[float, float]], tz: ZoneInfo) -> str:
     )
 
 
+def _cause(check: dict) -> str:
+    """The named cause of a check that does not pass: what docs/operations.md explains."""
+    cause = check.get("cause")
+    return f" ({escape(str(cause))})" if check["status"] != "pass" and cause else ""
+
+
 def _meter_line(verdict: dict[str, Any]) -> str:
     """Which meter: its maker and, on a Release R meter, its B-route ID (masked by the radio:
     only the maker code and the last 4 characters; the rest identifies a household)."""
@@ -97,7 +103,7 @@ def render(state: HealthState, verdict: dict[str, Any]) -> str:
         )
     checks = "".join(
         f"<tr><td>{escape(key)}</td><td style='color:{COLOURS[c[0]['status']]}'>"
-        f"{c[0]['status']}</td><td>{escape(str(c[0].get('output', '')))}</td></tr>"
+        f"{c[0]['status']}{_cause(c[0])}</td><td>{escape(str(c[0].get('output', '')))}</td></tr>"
         for key, c in verdict["checks"].items()
     )
     curve = _curve_svg(state.today_curve(), tz)
