@@ -1,4 +1,5 @@
-"""Asking the health service for its verdict (smartmeterctl status, the updater's gate)."""
+"""Asking the health service for its verdict (GET /health): smartmeterctl, the MQTT
+publisher and the updater's health gate all do, on the address the health service listens on."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ def health_url(bind: str, port: int) -> str:
 
 
 def fetch_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
+    """The verdict; raises OSError (URLError) when the service does not answer."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as answer:
             return json.loads(answer.read())

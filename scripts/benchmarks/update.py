@@ -1,4 +1,4 @@
-"""Figure 7: a field update on the host stack: bundle build time and the E7 gap.
+"""Figure 8: a field update on the host stack: bundle build time and the E7 gap.
 
 Two bundles of this checkout (the second with the next version) are made by image/bundle
 (the first run downloads the dependency wheels into /var/tmp, later ones reuse them); the
@@ -79,7 +79,7 @@ def run(quick: bool) -> Figure:
         ["usual E7 interval", f"{r['e7_interval_seconds']} s"],
     ]
     return Figure(
-        7,
+        8,
         "Field update",
         f"bundle {r['bundle_seconds_next']} s; E7 gap {r['e7_gap_seconds']} s "
         f"(usual {r['e7_interval_seconds']} s)",

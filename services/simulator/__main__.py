@@ -87,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--export-kwh", type=float, default=4321.0, help="E3 at start, kWh")
     g.add_argument("--single-phase", action="store_true", help="1φ2W: E8 T phase is 7FFE")
     g.add_argument("--no-solar", action="store_true", help="no export, E7 never negative")
+    g.add_argument("--generation", type=int, choices=(1, 2), default=1,
+                   help="2: a next-generation (Release R) meter with C0, D0, EE/EF")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -114,6 +116,7 @@ def options(args: argparse.Namespace) -> Options:
         import_kwh=args.import_kwh,
         export_kwh=args.export_kwh,
         single_phase=args.single_phase,
+        second_generation=args.generation == 2,
         solar=not args.no_solar,
         faults=faults,
         memory=DongleMemory(**{name: getattr(args, name) for name in MEMORY_SETTINGS}),

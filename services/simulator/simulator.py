@@ -55,6 +55,7 @@ class Options:
     import_kwh: float = 12345.6
     export_kwh: float = 4321.0
     single_phase: bool = False
+    second_generation: bool = False  # a Release R meter: C0, D0, EE/EF (else Get_SNA)
     solar: bool = True
     faults: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     memory: DongleMemory = field(default_factory=DongleMemory)
@@ -70,7 +71,8 @@ class Simulator:
                             opts.import_kwh, opts.export_kwh)  # fmt: skip
         register = Register(opts.unit_kwh, opts.coefficient, opts.digits)
         self.served_log = ServedLog(opts.served_log)
-        props = MeterProperties(model, register, self.clock, self.faults, opts.single_phase)
+        props = MeterProperties(model, register, self.clock, self.faults, opts.single_phase,
+                                opts.second_generation)  # fmt: skip
         self.model = model
         self.meter = SimulatedMeter(props, self.served_log, self.clock)
         self.env = RadioEnvironment(opts.rbid[-8:] if opts.rbid else None, opts.seed)

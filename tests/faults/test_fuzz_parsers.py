@@ -65,8 +65,9 @@ frames = st.builds(
     _frame,
     st.sampled_from([0x72, 0x73, 0x74, 0x52, 0x7A, 0x7E, 0x62]),
     st.lists(st.tuples(st.sampled_from([0xE7, 0xE0, 0xE3, 0xE8, 0xEA, 0xEB, 0xD3, 0xD7, 0xE1,
-                                        0x9F, 0x97, 0x8A]),
-                       st.binary(max_size=20)), max_size=5),
+                                        0x9F, 0x97, 0x8A, 0xC0, 0xD0, 0xEE, 0xEF]),
+                       st.binary(max_size=20) | st.binary(min_size=7, max_size=90)),
+             max_size=5),
     st.binary(max_size=3),
 )  # fmt: skip
 
@@ -92,6 +93,16 @@ STRATEGIES = {
             | st.dictionaries(st.sampled_from(["v", "seq", "ts", "value", "x"]), inner, max_size=4),
             max_leaves=8,
         ).map(lambda doc: json.dumps(doc).encode()),
+    ],
+    "csv_day": [
+        st.binary(max_size=400),
+        st.lists(st.builds(
+            lambda ts, epc, value: f"{ts},u,{epc},,{value}\n".encode(),
+            st.sampled_from(["2026-01-05T10:00:00+09:00", "2026-01-05T10:00:00", "9999-12-31T23:"
+                             "59:59-23:59", "0001-01-01T00:00:00+14:00"]) | st.text(max_size=30),
+            st.sampled_from(["E0", "E3", "EA", "EB", "D3", "D7", "E1", "E7", "E0,"]),
+            st.floats().map(repr) | st.sampled_from(["nan", "inf", "1e999", "", "1_0"]),
+        ), max_size=20).map(b"".join),
     ],
 }  # fmt: skip
 CASES = [(name, i) for name, strategies in STRATEGIES.items() for i in range(len(strategies))]

@@ -8,7 +8,7 @@ checked against the simulator's served log, the tests' reference.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import momonga
 import pytest
@@ -89,6 +89,62 @@ def test_momonga_reads_everything_from_every_dialect(tmp_path, dialect, args):
             assert points[0]["timestamp"].minute in (0, 30)
     finally:
         sim.stop()
+
+
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_momonga_reads_a_second_generation_meter_from_every_dialect(tmp_path, dialect):
+    """A Release R meter (--generation 2): C0, D0 and EE/EF as momonga 0.7.0 reads them."""
+    sim = RunningSimulator(tmp_path / "sim", "--generation", "2", dialect=dialect)
+    try:
+        with open_momonga(sim) as mo:
+            assert {0xC0, 0xD0, 0xEE, 0xEF} <= {int(e) for e in mo.get_properties_to_get_values()}
+            rid = mo.get_route_b_id()
+            assert rid["manufacturer code"] == bytes.fromhex("000016")
+            assert len(rid["authentication id"]) == 12
+
+            d0 = mo.get_one_minute_measured_cumulative_energy()
+            truth = [e for e in sim.served("D0") if e["via"] == "get"][-1]
+            assert d0["timestamp"] == datetime.fromisoformat(truth["value_time"]).replace(
+                tzinfo=None
+            )
+            assert d0["timestamp"].second == 0
+            energy = d0["cumulative energy"]
+            assert energy["normal direction"] == pytest.approx(truth["decoded"]["forward"])
+            assert energy["reverse direction"] == pytest.approx(truth["decoded"]["reverse"])
+            # D0 advances with the load: the same counters as E0 (to the register's step).
+            assert mo.get_measured_cumulative_energy() >= energy["normal direction"]
+
+            # Ten minutes of EE, from the meter's own clock an hour back (EF by SetC).
+            now = datetime.fromisoformat(sim.control.status()["meter_time"]).replace(tzinfo=None)
+            newest = now.replace(second=0, microsecond=0) - timedelta(hours=1)
+            points = mo.get_historical_cumulative_energy_3(timestamp=newest,
+                                                           num_of_data_points=10)  # fmt: skip
+            ee = served(sim, "EE")
+            assert [p["timestamp"] for p in points] == [newest - timedelta(minutes=i)
+                                                        for i in range(10)]  # fmt: skip
+            assert [p["cumulative energy"]["normal direction"] for p in points] == pytest.approx(
+                [v for k, v in ee.items() if k.endswith("/normal")]
+            )
+            assert [p["cumulative energy"]["reverse direction"] for p in points] == pytest.approx(
+                [v for k, v in ee.items() if k.endswith("/reverse")]
+            )
+            window = mo.get_time_for_historical_data_3()
+            assert window == {"timestamp": newest, "number of data points": 10}
+    finally:
+        sim.stop()
+
+
+def test_momonga_finds_none_of_release_r_on_a_first_generation_meter(simulator):
+    with open_momonga(simulator) as mo:
+        assert not {0xC0, 0xD0, 0xEE, 0xEF} & {int(e) for e in mo.get_properties_to_get_values()}
+        for read in (mo.get_route_b_id, mo.get_one_minute_measured_cumulative_energy,
+                     mo.get_time_for_historical_data_3):  # fmt: skip
+            with pytest.raises(momonga.MomongaResponseNotPossible):
+                read()
+        with pytest.raises(momonga.MomongaResponseNotPossible):
+            mo.set_time_for_historical_data_3(datetime(2025, 1, 1, 0, 0), 10)
+        assert mo.get_instantaneous_power() is not None  # and the rest goes on as before
+    assert simulator.served("D0") == [] and simulator.served("C0") == []
 
 
 def test_momonga_rides_through_reauthentication(simulator):

@@ -11,6 +11,7 @@ Used by tests/test_fuzz_parsers.py (hypothesis, in CI and with --long) and by sc
 
 from __future__ import annotations
 
+import math
 import sys
 from decimal import Decimal
 
@@ -27,7 +28,13 @@ from common.echonet import (
     decode_property_map,
     decode_unit,
 )
+from common.echonet_release_r import (
+    decode_minute_history,
+    decode_minute_window,
+    decode_route_b_id,
+)
 from common.reading import MalformedMessage, Reading
+from services.health.energy.csv_files import parse_rows
 from services.radio.link.sk_reader import MAX_LINE, ErxUdp, Event, SkReader
 
 # A line waiting for its end, or an ERXUDP waiting for 2 × DATALEN (≤ 0xFFFF) hex digits.
@@ -125,6 +132,7 @@ def _property(epc: int, edt: bytes, scaling: Scaling) -> None:
         0xEA: lambda e: decode_fixed_time_energy(0xEA, e),
         0xEB: lambda e: decode_fixed_time_energy(0xEB, e),
         0x97: lambda e: decode_meter_time(0xEA, e),  # the 7-byte time EA/EB carry
+        0xC0: decode_route_b_id, 0xEE: decode_minute_history, 0xEF: decode_minute_window,
     }  # fmt: skip
     try:
         if epc in MEASURABLE_EPCS:
@@ -155,12 +163,20 @@ def bus_message(data: bytes) -> None:
     assert again == reading or reading.value != reading.value, (reading, again)
 
 
+def csv_day(data: bytes) -> None:
+    """A day's CSV file as health reads it for the energy page: rows, or nothing."""
+    for epc, t, value in parse_rows(b"timestamp,unitid,epc,dataid,value\n" + data):
+        assert epc in ("E0", "E3", "EA", "EB", "D3", "D7", "E1"), epc
+        assert math.isfinite(t) and math.isfinite(value), (t, value)
+
+
 TARGETS = {
     "sk_stream": sk_stream,
     "erxudp": erxudp,
     "echonet": echonet,
     "property_value": property_value,
     "bus_message": bus_message,
+    "csv_day": csv_day,
 }
 
 

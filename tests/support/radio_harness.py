@@ -323,17 +323,21 @@ def served_values(served: list[dict[str, Any]]) -> list[tuple[str, str, str, dic
 
 
 def served_history(served: list[dict[str, Any]]) -> dict[tuple[str, datetime], set[str]]:
-    """(EA|EB, half-hour) → values the meter's history (E2/E4, EC) gave for it."""
+    """(EA|EB, half-hour) or ("D0 forward"|"D0 reverse", minute) → values the meter's
+    history (E2/E4, EC; EE for the minutes) gave for it."""
     out: dict[tuple[str, datetime], set[str]] = {}
     for entry in served:
-        if entry["epc"] not in ("E2", "E4", "EC") or not entry.get("decoded"):
+        if entry["epc"] not in ("E2", "E4", "EC", "EE") or not entry.get("decoded"):
             continue
         for key, value in entry["decoded"].items():
             if value is None:
                 continue
             when, _, direction = key.partition("/")
             reverse = entry["epc"] == "E4" or direction == "reverse"
-            slot = ("EB" if reverse else "EA", datetime.fromisoformat(when))
+            if entry["epc"] == "EE":
+                slot = ("D0 reverse" if reverse else "D0 forward", datetime.fromisoformat(when))
+            else:
+                slot = ("EB" if reverse else "EA", datetime.fromisoformat(when))
             out.setdefault(slot, set()).add(format_value(float(value)))
     return out
 
@@ -354,13 +358,14 @@ def check_against_served(readings: list[Reading], served: list[dict[str, Any]],
         queues.setdefault((epc, dataid), []).append((value, entry))
     history = served_history(served)
     for r in readings:
-        if r.source == "backfill":  # read back from the meter's 30-minute history
-            key = (r.epc, datetime.fromisoformat(r.ts))
+        if r.source == "backfill":  # read back from the meter's 30-minute (1-minute) history
+            name = f"D0 {r.dataid}" if r.epc == "D0" else r.epc
+            key = (name, datetime.fromisoformat(r.ts))
             assert format_value(r.value) in history.get(key, set()), f"{r} not in any history"
             continue
         queue = queues.get((r.epc, r.dataid), [])
         want = format_value(r.value)
-        meter_time = r.epc in ("EA", "EB")
+        meter_time = r.epc in ("EA", "EB", "D0")
         at = datetime.fromisoformat(r.ts)
 
         def stale(entry: dict[str, Any], at: datetime = at, meter_time: bool = meter_time) -> bool:
@@ -383,8 +388,8 @@ def check_against_served(readings: list[Reading], served: list[dict[str, Any]],
             assert r.source == expected_source, f"{r} should have source {expected_source}"
         else:
             assert r.source in ("poll", "notify"), r
-    stamped = [(r.epc, r.ts) for r in readings if r.epc in ("EA", "EB")]
-    assert len(stamped) == len(set(stamped)), "a half-hour published twice"
+    stamped = [(r.epc, r.dataid, r.ts) for r in readings if r.epc in ("EA", "EB", "D0")]
+    assert len(stamped) == len(set(stamped)), "a half-hour (a minute) published twice"
 
 
 class PtyDongle:

@@ -1,8 +1,8 @@
 """Drive the dongle through keilog (``dongle.driver: keilog``) instead of our own transport.
 
-keilog (https://github.com/kjmat/keilog, the seed's library) is not on PyPI and never
-required: it is imported from a checkout at ``dongle.keilog_path`` only when chosen.  What is
-used of it (read from its ``keilib/broute.py`` at commit 127d414):
+keilog (https://github.com/kjmat/keilog, the keilog + Telegraf logger's radio library) is not
+on PyPI and never required: it is imported from a checkout at ``dongle.keilog_path`` only when
+chosen.  What is used of it (read from its ``keilib/broute.py`` at commit 127d414):
 
 - ``WiSunRL7023(port, baud, type)`` with ``type`` ``WiSunRL7023.IPS`` or ``.DSS``;
 - ``open()``, ``setup(id, password)``, ``scan()`` (sets ``ipv6_addr``; caches
