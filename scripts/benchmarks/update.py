@@ -36,6 +36,7 @@ def measure() -> dict:
         t0 = time.monotonic()
         b = bundle(root / "b", keys, bumped(checkout_version(), 1))
         build_b = time.monotonic() - t0
+        size = b.stat().st_size
         vm = VictoriaMetrics(root / "vm").start()
         stack = ApplianceStack(root / "appliance", keys).use_influx(vm)
         try:
@@ -58,7 +59,7 @@ def measure() -> dict:
     return {
         "bundle_seconds_first": round(build_a, 1),
         "bundle_seconds_next": round(build_b, 1),
-        "bundle_bytes": b.stat().st_size,
+        "bundle_bytes": size,
         "update_seconds": round(took, 1),
         "stop_to_start": stopped[0] if stopped else "",
         "e7_gap_seconds": round(max(gaps), 1),
