@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from common.config import Config, ConfigError, epc_label, load_config
+from common.config import DEFAULTS, Config, ConfigError, epc_label, load_config
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
 from services.ctl import backfill as backfill_mod
@@ -49,7 +49,8 @@ def _health_url(paths: Paths) -> str:
         cfg = load_config(paths)
         return health_url(cfg.health.bind, cfg.health.port)
     except ConfigError:
-        return health_url("127.0.0.1", 8780)  # the default, when the config itself is broken
+        default = DEFAULTS["health"]  # when the config itself is broken
+        return health_url(default["bind"], default["port"])
 
 
 def _config_problems(report: Report, paths: Paths) -> None:

@@ -9,7 +9,7 @@ import sys
 import threading
 from pathlib import Path
 
-from common.config import read_settings_env
+from common.config import SIMULATOR, read_settings_env, serial_port
 from common.paths import PROJECT_ROOT, Paths
 
 
@@ -18,7 +18,7 @@ def stack_environment(paths: Paths) -> dict[str, str]:
     for d in (paths.runtime_dir, paths.data_dir, paths.log_dir):
         d.mkdir(parents=True, exist_ok=True)
     paths.runtime_dir.chmod(0o750)
-    serial_port = read_settings_env(paths).get("SERIAL_PORT", "simulator") or "simulator"
+    simulator = serial_port(read_settings_env(paths)) == SIMULATOR
     env = dict(os.environ)
     env.update(
         SMARTMETER_HOME=str(paths.home),
@@ -28,7 +28,7 @@ def stack_environment(paths: Paths) -> dict[str, str]:
         SMARTMETER_DATA_DIR=str(paths.data_dir),
         SMARTMETER_LOG_DIR=str(paths.log_dir),
         SMARTMETER_PYTHON=sys.executable,
-        SMARTMETER_SIMULATOR="true" if serial_port.strip() == "simulator" else "false",
+        SMARTMETER_SIMULATOR="true" if simulator else "false",
     )
     return env
 

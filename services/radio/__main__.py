@@ -8,10 +8,10 @@ import sys
 from common.config import Config
 from common.service import Stopper, run_service
 from common.status import StatusReporter
-from services.radio.broadcaster import Broadcaster
-from services.radio.journal import Journal
+from services.radio.bus.broadcaster import Broadcaster
+from services.radio.bus.journal import Journal
+from services.radio.link.port_lock import AlreadyRunning, take_lock
 from services.radio.poller import Poller
-from services.radio.port_lock import AlreadyRunning, take_lock
 
 log = logging.getLogger("radio")
 
@@ -23,7 +23,7 @@ def main(config: Config, stopper: Stopper) -> int:
         print(f"radio: {exc}; stop the other one first", file=sys.stderr)
         return 3
     if config.dongle_driver == "keilog":
-        from services.radio.keilog_driver import KeilogMissing, load_keilib
+        from services.radio.link.keilog_driver import KeilogMissing, load_keilib
 
         try:
             load_keilib(config.keilog_path)

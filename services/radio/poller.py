@@ -25,17 +25,17 @@ from common.config import Config
 from common.reading import Reading
 from common.service import Stopper
 from common.status import StatusReporter
-from services.radio.backfill import IDLE_LISTEN, Backfill
-from services.radio.broadcaster import Broadcaster
+from services.radio.backfill.runner import IDLE_LISTEN, Backfill
+from services.radio.bus.broadcaster import Broadcaster
+from services.radio.bus.journal import Journal
 from services.radio.condition import RadioCondition, RadioFault, Stopping
-from services.radio.journal import Journal
-from services.radio.meter import SCALING_EPCS, Answer, MeterClient, MeterLink, MeterTimeout
-from services.radio.notifications import Notifications, SeenHalfHours
-from services.radio.port_lock import AlreadyRunning, take_lock
-from services.radio.schedule import Schedule
-from services.radio.session import SessionLost
+from services.radio.link.port_lock import AlreadyRunning, take_lock
+from services.radio.link.session import SessionLost
+from services.radio.link.transport import PortLost, TransportError
+from services.radio.meter.client import SCALING_EPCS, Answer, MeterClient, MeterLink, MeterTimeout
+from services.radio.meter.notifications import Notifications, SeenHalfHours
+from services.radio.meter.schedule import Schedule
 from services.radio.timing import Backoff, Timing, timing_for
-from services.radio.transport import PortLost, TransportError
 
 __all__ = ["AlreadyRunning", "Poller", "take_lock"]
 
@@ -141,10 +141,10 @@ class Poller:
     def _connection(self) -> Any:
         stopped = lambda: self.stopper.stopped  # noqa: E731 - read at every wait
         if self.config.dongle_driver == "keilog":
-            from services.radio.keilog_driver import KeilogConnection
+            from services.radio.link.keilog_driver import KeilogConnection
 
             return KeilogConnection(self.config, self.timing, self.condition, stopped)
-        from services.radio.connection import Connection
+        from services.radio.link.connection import Connection
 
         return Connection(self.config, self.timing, self.condition, stopped,
                           wake_fd=self.stopper.fileno())  # fmt: skip

@@ -9,7 +9,7 @@ import zmq
 
 from common.bus import CatchUpSubscriber, Cursor
 from common.reading import Reading
-from services.radio.journal import Journal
+from services.radio.bus.journal import Journal
 from tests.support.radio_bus import RadioBus
 
 

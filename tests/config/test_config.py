@@ -1,4 +1,4 @@
-"""settings.yml + .env loading and checking (common/config.py); `smartmeterctl config check`."""
+"""settings.yml + .env loading and checking (common/config/); `smartmeterctl config check`."""
 
 from __future__ import annotations
 

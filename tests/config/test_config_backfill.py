@@ -1,4 +1,4 @@
-"""acquisition.backfill and acquisition.backfill_requests_per_minute (common/config.py)."""
+"""acquisition.backfill and acquisition.backfill_requests_per_minute (common/config/)."""
 
 from __future__ import annotations
 

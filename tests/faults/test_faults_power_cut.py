@@ -22,7 +22,7 @@ Judged at the end (served log = truth, each old journal read while frozen):
   interval (+1 s) before it are missing from the CSV, and from the database;
 - nothing is in the CSV twice: no row more often than the radio journaled it, no half-hour
   of EA/EB twice; every reading of the last stack is in the CSV and the database;
-- with the backfill (services/radio/backfill.py), every half-hour of EA and EB from the first
+- with the backfill (services/radio/backfill/runner.py), every half-hour of EA and EB from the first
   one announced to the last one due before the end is in the CSV once — the ones the cut
   lost and the ones of the time the power was off included.
 
@@ -278,7 +278,7 @@ def test_power_cut_writes_no_half_hour_twice(scenario: Scenario):
     assert not twice, f"half-hours twice in the CSV: {twice[:6]}"
 
 
-@pytest.mark.skipif(not BACKFILL, reason="services/radio/backfill.py is not there yet")
+@pytest.mark.skipif(not BACKFILL, reason="services/radio/backfill/runner.py is not there yet")
 def test_backfill_fills_the_energy_slots_a_power_cut_lost(scenario: Scenario):
     s = scenario
     assert s.slots_until is not None, "the backfill did not fill every half-hour in 120 s"

@@ -73,8 +73,8 @@ def test_dry_run_clones_the_seeds_keilog_at_the_tested_commit(fresh):
     ref = checkout.split()[-1]
     assert checkout == f"git -C keilog checkout --quiet {ref}"
     # the commit the keilog driver was read against (its docstring names it)
-    named = re.search(r"at commit ([0-9a-f]{7,})", (PROJECT / "services/radio/keilog_driver.py")
-                      .read_text()).group(1)  # fmt: skip
+    driver = PROJECT / "services/radio/link/keilog_driver.py"
+    named = re.search(r"at commit ([0-9a-f]{7,})", driver.read_text()).group(1)
     assert re.fullmatch(r"[0-9a-f]{40}", ref) and ref.startswith(named)
     # and says how to switch the driver on, with the path the settings default to
     assert "driver: keilog" in done.stdout and "keilog_path: keilog" in done.stdout
@@ -105,7 +105,7 @@ def test_a_clone_is_a_checkout_the_keilog_driver_loads(upstream, tmp_path):
     done = run("--url", str(repo), "--ref", head, "--path", str(dest))
     assert done.returncode == 0, done.stdout + done.stderr
     assert git("rev-parse", "HEAD", cwd=dest) == head
-    probe = ("import sys; from pathlib import Path; from services.radio.keilog_driver import "
+    probe = ("import sys; from pathlib import Path; from services.radio.link.keilog_driver import "
              "load_keilib; print(load_keilib(Path(sys.argv[1])).WiSunRL7023.DSS)")  # fmt: skip
     loaded = subprocess.run([sys.executable, "-c", probe, str(dest)], cwd=PROJECT,
                             capture_output=True, text=True, timeout=60)  # fmt: skip

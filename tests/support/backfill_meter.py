@@ -23,11 +23,11 @@ from common.echonet import Frame
 from common.paths import Paths
 from common.reading import Reading
 from common.service import Stopper
-from services.radio.backfill import Backfill
-from services.radio.journal import Journal
-from services.radio.meter import MeterClient
+from services.radio.backfill.runner import Backfill
+from services.radio.backfill.slot_ledger import FILE_NAME, SlotLedger, slot_of
+from services.radio.bus.journal import Journal
+from services.radio.meter.client import MeterClient
 from services.radio.poller import Poller
-from services.radio.slot_ledger import FILE_NAME, SlotLedger, slot_of
 from services.radio.timing import Timing
 from services.simulator.faults import Faults
 from services.simulator.meter import SimulatedMeter

@@ -28,7 +28,7 @@ from common.echonet import (
     decode_unit,
 )
 from common.reading import MalformedMessage, Reading
-from services.radio.sk_reader import MAX_LINE, ErxUdp, Event, SkReader
+from services.radio.link.sk_reader import MAX_LINE, ErxUdp, Event, SkReader
 
 # A line waiting for its end, or an ERXUDP waiting for 2 × DATALEN (≤ 0xFFFF) hex digits.
 BUFFER_BOUND = MAX_LINE + 2 * 0xFFFF + 256

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from common.bus import CatchUpSubscriber, Cursor
 from common.reading import Reading
-from services.radio.broadcaster import Broadcaster
-from services.radio.journal import Journal
+from services.radio.bus.broadcaster import Broadcaster
+from services.radio.bus.journal import Journal
 
 
 class RadioBus:

@@ -441,8 +441,8 @@ class Wire:
     def __init__(
         self, dual_stack: bool = False, secrets: tuple[str, ...] = (), timeout: float = 1.0
     ) -> None:
-        from services.radio.sk_reader import SkReader
-        from services.radio.transport import SkTransport
+        from services.radio.link.sk_reader import SkReader
+        from services.radio.link.transport import SkTransport
 
         self.dongle = PtyDongle()
         self.port = self.dongle.port()

@@ -14,7 +14,7 @@ from datetime import datetime, time, timedelta
 import pytest
 
 from services.csv_rotator.daily_csv import HEADER, file_for, row
-from services.radio.slot_ledger import FILE_NAME
+from services.radio.backfill.slot_ledger import FILE_NAME
 from services.simulator.faults import Faults
 from services.simulator.meter_model import JST
 from tests.support.backfill_meter import Bench, half_hours, truth

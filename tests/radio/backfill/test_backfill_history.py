@@ -1,4 +1,4 @@
-"""Reading the meter's history answers (services/radio/history.py).
+"""Reading the meter's history answers (services/radio/meter/history.py).
 
 The bytes come from the simulator's own encoder (services/simulator/history.py), which
 shares no code with the radio's decoder; the values must be what the simulator says it
@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 
 from common.echonet import EchonetFormatError, Scaling
-from services.radio.history import (
+from services.radio.meter.history import (
     day_setting,
     parse_clock,
     parse_date,

@@ -12,8 +12,14 @@ import json
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from services.radio.ledger_check import csv_holds
-from services.radio.slot_ledger import FILE_NAME, SLOT_SECONDS, SlotLedger, slot_of, slot_time
+from services.radio.backfill.ledger_check import csv_holds
+from services.radio.backfill.slot_ledger import (
+    FILE_NAME,
+    SLOT_SECONDS,
+    SlotLedger,
+    slot_of,
+    slot_time,
+)
 from services.simulator.meter_model import JST
 from tests.support.backfill_meter import FakeClock
 

@@ -1,10 +1,10 @@
-"""What the backfill asks for next, how often, and when not (services/radio/backfill_plan.py)."""
+"""What the backfill asks for next, how often, and when not (services/radio/backfill/plan.py)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from services.radio.backfill_plan import (
+from services.radio.backfill.plan import (
     DayRead,
     Pacer,
     WindowRead,
@@ -12,7 +12,7 @@ from services.radio.backfill_plan import (
     plan,
     steps,
 )
-from services.radio.slot_ledger import slot_of, slot_time
+from services.radio.backfill.slot_ledger import slot_of, slot_time
 from services.simulator.meter_model import JST
 from tests.support.backfill_meter import FakeClock
 

@@ -9,8 +9,8 @@ import pytest
 from common.config import load_config
 from common.paths import Paths
 from services.radio.condition import RadioFault
-from services.radio.dialect import DIALECTS, detect
-from services.radio.dongle import WoptLedger, configure
+from services.radio.link.dialect import DIALECTS, detect
+from services.radio.link.dongle import WoptLedger, configure
 from services.radio.timing import Timing
 from tests.support.radio_harness import PASSWORD, RBID, Wire
 

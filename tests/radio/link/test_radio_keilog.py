@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.radio.keilog_driver import KeilogMissing, load_keilib
+from services.radio.link.keilog_driver import KeilogMissing, load_keilib
 from tests.support.radio_harness import PROJECT, RadioRig, check_against_served
 
 CHECKOUT = Path(os.environ.get("KEILOG_CHECKOUT") or PROJECT / "keilog")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from services.radio.pan_cache import FILE_NAME, PanCache
-from services.radio.scan import PanDescriptor
+from services.radio.link.pan_cache import FILE_NAME, PanCache
+from services.radio.link.scan import PanDescriptor
 
 PAN = PanDescriptor(0x21, 0x8CF5, "001D129012345678", 0xE1, "CCDDEEFF")
 

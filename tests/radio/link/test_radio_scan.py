@@ -7,8 +7,8 @@ import threading
 import pytest
 
 from services.radio.condition import RadioFault
-from services.radio.dialect import DIALECTS
-from services.radio.scan import PanDescriptor, active_scan, choose
+from services.radio.link.dialect import DIALECTS
+from services.radio.link.scan import PanDescriptor, active_scan, choose
 from services.radio.timing import Timing
 from tests.support.radio_harness import Wire
 

@@ -7,9 +7,16 @@ import time
 
 import pytest
 
-from services.radio.dialect import DIALECTS
-from services.radio.scan import PanDescriptor
-from services.radio.session import Gate, JoinRefused, SendFailed, Session, SessionLost, TermMarker
+from services.radio.link.dialect import DIALECTS
+from services.radio.link.scan import PanDescriptor
+from services.radio.link.session import (
+    Gate,
+    JoinRefused,
+    SendFailed,
+    Session,
+    SessionLost,
+    TermMarker,
+)
 from services.radio.timing import Timing
 from tests.support.radio_harness import Wire
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.radio.sk_reader import ErxUdp, Event
+from services.radio.link.sk_reader import ErxUdp, Event
 from tests.support.radio_harness import Wire
 
 METER = "FE80:0000:0000:0000:021D:1290:1234:5678"

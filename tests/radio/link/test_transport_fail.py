@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.radio.transport import CommandFailed
+from services.radio.link.transport import CommandFailed
 from tests.support.radio_harness import Wire
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.radio.sk_reader import ErxUdp, Event
+from services.radio.link.sk_reader import ErxUdp, Event
 from tests.support.radio_harness import Wire
 
 NOISE = bytes([0x00, 0xFF, 0x7F, 0x81, 0x20, 0x45, 0x09, 0xC3, 0x01, 0xFE])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.radio.sk_reader import Event
+from services.radio.link.sk_reader import Event
 from tests.support.radio_harness import Wire
 
 METER = "FE80:0000:0000:0000:021D:1290:1234:5678"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.radio.transport import PortLost
+from services.radio.link.transport import PortLost
 from tests.support.radio_harness import Wire
 
 

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from services.radio.transport import CommandFailed
+from services.radio.link.transport import CommandFailed
 from tests.support.radio_harness import Wire
 
 RBID = "00112233445566778899AABBCCDDEEFF"

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from services.radio.transport import DongleTimeout
+from services.radio.link.transport import DongleTimeout
 from tests.support.radio_harness import Wire
 
 

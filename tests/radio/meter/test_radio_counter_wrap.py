@@ -12,7 +12,7 @@ import time
 import pytest
 
 from common.echonet import Scaling
-from services.radio.wraparound import step
+from services.radio.meter.wraparound import step
 from tests.support.radio_harness import RadioRig, check_against_served
 
 pytestmark = pytest.mark.e2e

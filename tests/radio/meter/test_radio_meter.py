@@ -15,9 +15,9 @@ import pytest
 
 from common.echonet import EOJ_CONTROLLER, EOJ_SMART_METER, ESV, Frame, Property
 from services.radio.condition import RadioCondition
-from services.radio.meter import MeterClient, MeterTimeout
-from services.radio.notifications import Notifications, infc_response
-from services.radio.session import SendFailed
+from services.radio.link.session import SendFailed
+from services.radio.meter.client import MeterClient, MeterTimeout
+from services.radio.meter.notifications import Notifications, infc_response
 from services.radio.timing import Timing
 
 TZ = ZoneInfo("Asia/Tokyo")

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from services.radio.schedule import Schedule
+from services.radio.meter.schedule import Schedule
 from tests.support.radio_harness import RadioRig, check_against_served
 
 E7, E0, E3, D3 = 0xE7, 0xE0, 0xE3, 0xD3

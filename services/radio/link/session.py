@@ -26,11 +26,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.radio.condition import RadioFault, Stopping
-from services.radio.dialect import Dialect
-from services.radio.scan import PanDescriptor
-from services.radio.sk_reader import ErxUdp, Event
+from services.radio.link.dialect import Dialect
+from services.radio.link.scan import PanDescriptor
+from services.radio.link.sk_reader import ErxUdp, Event
+from services.radio.link.transport import CommandFailed, DongleTimeout, SkTransport
 from services.radio.timing import Timing
-from services.radio.transport import CommandFailed, DongleTimeout, SkTransport
 
 log = logging.getLogger("radio.session")
 

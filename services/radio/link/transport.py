@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable
 
 import serial
 
-from services.radio.sk_reader import CRLF, ErxUdp, Event, Item, SkReader
+from services.radio.link.sk_reader import CRLF, ErxUdp, Event, Item, SkReader
 
 log = logging.getLogger("radio.transport")
 

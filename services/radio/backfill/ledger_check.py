@@ -27,8 +27,8 @@ from datetime import date, datetime, tzinfo
 from pathlib import Path
 
 from common.reading import MalformedMessage, Reading
-from services.radio.journal import Journal, JournalReader
-from services.radio.slot_ledger import EPCS, Mark, SlotLedger, slot_of, slot_time
+from services.radio.backfill.slot_ledger import EPCS, Mark, SlotLedger, slot_of, slot_time
+from services.radio.bus.journal import Journal, JournalReader
 
 log = logging.getLogger("radio.backfill")
 

@@ -35,9 +35,9 @@ from common.echonet import (
     get_request,
 )
 from services.radio.condition import RadioCondition
-from services.radio.session import SendFailed
+from services.radio.link.session import SendFailed
+from services.radio.meter.wraparound import CounterWatch
 from services.radio.timing import Timing
-from services.radio.wraparound import CounterWatch
 
 log = logging.getLogger("radio.meter")
 

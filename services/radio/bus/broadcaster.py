@@ -18,7 +18,7 @@ from typing import Any
 import zmq
 
 from common.bus import TOPIC_HEARTBEAT, TOPIC_READING, heartbeat_body
-from services.radio.journal import JournalReader
+from services.radio.bus.journal import JournalReader
 
 log = logging.getLogger("radio.broadcaster")
 

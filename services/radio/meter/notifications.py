@@ -23,8 +23,8 @@ from common.echonet import (
     Scaling,
     decode_measurements,
 )
-from services.radio.session import SendFailed
-from services.radio.transport import DongleTimeout
+from services.radio.link.session import SendFailed
+from services.radio.link.transport import DongleTimeout
 
 log = logging.getLogger("radio.meter")
 

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from common.config import Config
 from services.radio.condition import RadioFault
-from services.radio.dialect import DIALECTS, Dialect, detect
+from services.radio.link.dialect import DIALECTS, Dialect, detect
+from services.radio.link.transport import CommandFailed, DongleTimeout, SkTransport
 from services.radio.timing import Timing
-from services.radio.transport import CommandFailed, DongleTimeout, SkTransport
 
 log = logging.getLogger("radio.dongle")
 

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 
 from common.echonet import ESV, EchonetFormatError, Frame
-from services.radio.history import parse_clock
-from services.radio.meter import MeterClient
+from services.radio.meter.client import MeterClient
+from services.radio.meter.history import parse_clock
 
 log = logging.getLogger("radio.backfill")
 

@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.radio.history import HISTORY_DAYS
+from services.radio.meter.history import HISTORY_DAYS
 
 log = logging.getLogger("radio.backfill")
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from services.radio.condition import RadioFault, Stopping
-from services.radio.dialect import Dialect
-from services.radio.sk_reader import Event
+from services.radio.link.dialect import Dialect
+from services.radio.link.sk_reader import Event
+from services.radio.link.transport import CommandFailed, DongleTimeout, SkTransport
 from services.radio.timing import Timing
-from services.radio.transport import CommandFailed, DongleTimeout, SkTransport
 
 log = logging.getLogger("radio.scan")
 

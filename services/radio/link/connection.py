@@ -26,13 +26,13 @@ import serial
 
 from common.config import Config
 from services.radio.condition import RadioCondition, RadioFault, Stopping
-from services.radio.dongle import DongleInfo, configure
-from services.radio.pan_cache import PanCache
-from services.radio.scan import PanDescriptor, active_scan
-from services.radio.session import Gate, JoinRefused, Session, TermMarker
-from services.radio.sk_reader import SkReader
+from services.radio.link.dongle import DongleInfo, configure
+from services.radio.link.pan_cache import PanCache
+from services.radio.link.scan import PanDescriptor, active_scan
+from services.radio.link.session import Gate, JoinRefused, Session, TermMarker
+from services.radio.link.sk_reader import SkReader
+from services.radio.link.transport import DongleTimeout, PortLost, SkTransport
 from services.radio.timing import Timing
-from services.radio.transport import DongleTimeout, PortLost, SkTransport
 
 log = logging.getLogger("radio")
 

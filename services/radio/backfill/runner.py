@@ -43,8 +43,9 @@ from typing import Any
 from common.config import Config
 from common.echonet import EchonetFormatError, Measurement
 from common.reading import Reading
-from services.radio import backfill_request, ledger_check
-from services.radio.backfill_plan import (
+from services.radio.backfill import ledger_check
+from services.radio.backfill import request as backfill_request
+from services.radio.backfill.plan import (
     BATCH_REQUESTS,
     LIVE_GRACE,
     Batch,
@@ -56,18 +57,18 @@ from services.radio.backfill_plan import (
     plan,
     steps,
 )
+from services.radio.backfill.slot_ledger import EPCS, FILE_NAME, SlotLedger, slot_of, slot_time
+from services.radio.bus.journal import Journal
 from services.radio.condition import RadioCondition
-from services.radio.history import (
+from services.radio.meter.client import Answer, MeterClient, MeterTimeout
+from services.radio.meter.clock import MeterTime, values_of
+from services.radio.meter.history import (
     HISTORY_DAYS,
     SlotValue,
     parse_date,
     parse_day,
     parse_window,
 )
-from services.radio.journal import Journal
-from services.radio.meter import Answer, MeterClient, MeterTimeout
-from services.radio.meter_time import MeterTime, values_of
-from services.radio.slot_ledger import EPCS, FILE_NAME, SlotLedger, slot_of, slot_time
 from services.radio.timing import Timing
 
 log = logging.getLogger("radio.backfill")

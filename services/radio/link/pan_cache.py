@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from services.radio.scan import PanDescriptor
+from services.radio.link.scan import PanDescriptor
 
 log = logging.getLogger("radio.scan")
 

@@ -34,11 +34,11 @@ import serial
 
 from common.config import Config
 from services.radio.condition import RadioCondition, RadioFault, Stopping
-from services.radio.dongle import configure
-from services.radio.session import SendFailed
-from services.radio.sk_reader import SkReader
+from services.radio.link.dongle import configure
+from services.radio.link.session import SendFailed
+from services.radio.link.sk_reader import SkReader
+from services.radio.link.transport import Masker, PortLost, SkTransport, TransportError
 from services.radio.timing import Timing
-from services.radio.transport import Masker, PortLost, SkTransport, TransportError
 
 log = logging.getLogger("radio.keilog")
 
@@ -134,7 +134,7 @@ class KeilogLink:
 
 
 class KeilogConnection:
-    """The same role as :class:`services.radio.connection.Connection`, through keilog."""
+    """The same role as :class:`services.radio.link.connection.Connection`, through keilog."""
 
     def __init__(
         self,

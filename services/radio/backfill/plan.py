@@ -16,8 +16,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from services.radio.history import EPC_DAY, HISTORY_DAYS, WINDOW_MAX, day_setting, window_setting
-from services.radio.slot_ledger import EPCS
+from services.radio.backfill.slot_ledger import EPCS
+from services.radio.meter.history import (
+    EPC_DAY,
+    HISTORY_DAYS,
+    WINDOW_MAX,
+    day_setting,
+    window_setting,
+)
 
 LIVE_GRACE = timedelta(minutes=15)  # EA/EB come by INF within 5 min after :00/:30
 MIDNIGHT_GUARD = timedelta(minutes=5)  # no history request this close to the meter's midnight
