@@ -166,6 +166,8 @@ def compose(tmp_path_factory):
         yield c
     finally:
         c("down", "-v", timeout=300)
+        # The images earlier builds left untagged (the tagged one keeps the layer cache).
+        podman.run("image", "prune", "--force", check=False)
 
 
 def test_health_passes_on_the_published_port(compose):

@@ -190,8 +190,11 @@ class Podman:
         if have.returncode == 0 and have.stdout.strip() == key:
             say(f"{recipe.name}: made earlier from Debian {recipe.suite} packages ({key})")
             return recipe.name
-        tar = self.root / "images" / f"{recipe.name.rsplit('/', 1)[-1].replace(':', '-')}-{key}.tar"
+        stem = recipe.name.rsplit("/", 1)[-1].replace(":", "-")
+        tar = self.root / "images" / f"{stem}-{key}.tar"
         if not tar.is_file():
+            for old in tar.parent.glob(f"{stem}-*.tar"):  # an earlier recipe's
+                old.unlink()
             say(f"{recipe.name} cannot be pulled (no registry); making it from Debian "
                 f"{recipe.suite} packages with mmdebstrap: {', '.join(recipe.include)}")
             partial = tar.with_name(f"{tar.stem}.partial.tar")  # mmdebstrap: format by suffix
