@@ -47,9 +47,19 @@ PROMISED = os.environ.get("SMARTMETER_CONTAINERS") == "1"  # scripts/test --cont
 PACKAGES = PROJECT / "scripts" / "packages" / "containers.txt"
 
 
+REPORTER: list = []  # pytest's terminal reporter and capture manager (tests/containers/conftest.py)
+
+
 def say(message: str) -> None:
     """A line in the test output even when pytest captures (what was made, and how long)."""
-    print(f"[containers] {message}", file=sys.__stderr__, flush=True)
+    line = f"[containers] {message}"
+    if REPORTER:
+        reporter, capture = REPORTER
+        with capture.global_and_fixture_disabled():
+            reporter.ensure_newline()
+            reporter.write_line(line)
+    else:
+        print(line, file=sys.__stderr__, flush=True)
 
 
 def unavailable(reason: str) -> None:
