@@ -77,12 +77,13 @@ def bare():
 
 
 def test_demo_writes_csv_rows_and_status_beside_it_exits_0(bare):
-    # The demo in the background; once its /health answers, smartmeterctl status beside it.
+    # The demo in the background; once its /health says pass, smartmeterctl status beside it.
     done = bare.sh(
         """scripts/demo --for 60 >/tmp/demo.log 2>&1 &
 demo=$!
 for _ in $(seq 600); do
-    python3 -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8780/health')" \
+    python3 -c "import json, sys, urllib.request as u
+sys.exit(json.load(u.urlopen('http://127.0.0.1:8780/health'))['status'] != 'pass')" \
         2>/dev/null && break
     kill -0 $demo 2>/dev/null || break
     sleep 1

@@ -198,7 +198,8 @@ class Podman:
         label = "{{ index .Config.Labels \"smartmeter.recipe\" }}"
         have = self.run("image", "inspect", "--format", label, recipe.name, check=False)
         if have.returncode == 0 and have.stdout.strip() == key:
-            say(f"{recipe.name}: made earlier from Debian {recipe.suite} packages ({key})")
+            say(f"{recipe.name}: no registry here; the one made earlier from Debian "
+                f"{recipe.suite} packages (recipe {key})")
             return recipe.name
         stem = recipe.name.rsplit("/", 1)[-1].replace(":", "-")
         tar = self.root / "images" / f"{stem}-{key}.tar"
