@@ -206,8 +206,9 @@ class Podman:
         if not tar.is_file():
             for old in tar.parent.glob(f"{stem}-*.tar"):  # an earlier recipe's
                 old.unlink()
-            say(f"{recipe.name} cannot be pulled (no registry); making it from Debian "
-                f"{recipe.suite} packages with mmdebstrap: {', '.join(recipe.include)}")
+            why = "" if recipe.name.startswith("localhost/") else " cannot be pulled (no registry);"
+            say(f"{recipe.name}{why} making it from Debian {recipe.suite} packages with "
+                f"mmdebstrap: {', '.join(recipe.include)}")
             partial = tar.with_name(f"{tar.stem}.partial.tar")  # mmdebstrap: format by suffix
             done = subprocess.run(recipe.mmdebstrap_args(host_bundle(), partial),
                                   capture_output=True, text=True, timeout=1200)  # fmt: skip
