@@ -209,7 +209,8 @@ def test_stop_and_up_keep_the_queue_volume_and_lose_no_reading(compose):
     compose("restart")
     compose.wait("readings queued for InfluxDB", lambda: compose.queue_depth() > 0)
     since = datetime.now(UTC)  # every reading from here on is queued (or the test fails)
-    compose.wait("100 readings queued", lambda: compose.queue_depth() >= 100)
+    start = compose.queue_depth()
+    compose.wait("100 more readings queued", lambda: compose.queue_depth() >= start + 100)
     created = compose.podman.run("volume", "inspect", "--format", "{{.CreatedAt}}",
                                  f"{NAME}_state").stdout  # fmt: skip
     compose("stop")
@@ -221,7 +222,7 @@ def test_stop_and_up_keep_the_queue_volume_and_lose_no_reading(compose):
                               f"{NAME}_state").stdout == created, "the state volume is new"
     # One CSV row, one reading: those read before the stop are all still waiting (a new
     # volume would hold only the few read since `up`).
-    assert len(queued) >= 100
+    assert len(queued) >= 90  # about 100, a status interval either way
     assert first >= len(queued), f"{len(queued)} readings before stop, {first:.0f} queued after"
     compose.wait("new CSV rows after up",
                  lambda: sum(datetime.fromisoformat(r["timestamp"]) >= since
