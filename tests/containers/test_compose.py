@@ -222,7 +222,7 @@ def test_stop_and_up_keep_the_queue_volume_and_lose_no_reading(compose):
                               f"{NAME}_state").stdout == created, "the state volume is new"
     # One CSV row, one reading: those read before the stop are all still waiting (a new
     # volume would hold only the few read since `up`).
-    assert len(queued) >= 90  # about 100, a status interval either way
+    assert len(queued) >= 50  # about 100 (the depth is reported every 5 s)
     assert first >= len(queued), f"{len(queued)} readings before stop, {first:.0f} queued after"
     compose.wait("new CSV rows after up",
                  lambda: sum(datetime.fromisoformat(r["timestamp"]) >= since
