@@ -56,8 +56,9 @@ def say(message: str) -> None:
     if REPORTER:
         reporter, capture = REPORTER
         with capture.global_and_fixture_disabled():
-            reporter.ensure_newline()
-            reporter.write_line(line)
+            if reporter._tw.width_of_current_line:  # after the progress dots of -q
+                reporter.write("\n")
+            reporter._tw.line(line)
     else:
         print(line, file=sys.__stderr__, flush=True)
 
