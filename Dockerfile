@@ -1,4 +1,5 @@
-# The whole logger in one container, for a Linux PC with Docker (the seed's way).
+# The whole logger in one container, for a Linux PC with Docker (as the keilog + Telegraf
+# logger ran).
 # Build and run it with compose.yaml (docker compose up -d --build); see README.md.
 FROM python:3.11-slim
 

@@ -148,6 +148,8 @@ EPC_NAMES: dict[int, str] = {
     0x9D: "inf_property_map",
     0x9E: "set_property_map",
     0x9F: "get_property_map",
+    0xC0: "route_b_id",
+    0xD0: "one_minute_energy",
     0xD3: "coefficient",
     0xD7: "effective_digits",
     0xE0: "cumulative_energy_normal",
@@ -162,10 +164,15 @@ EPC_NAMES: dict[int, str] = {
     0xEB: "fixed_time_energy_reverse",
     0xEC: "history_2",
     0xED: "history_2_request",
+    0xEE: "history_3",
+    0xEF: "history_3_request",
 }
 
 # Properties whose values become readings (numbers with a unit) and can be polled.
-MEASURABLE_EPCS: frozenset[int] = frozenset({0xD3, 0xD7, 0xE1, 0xE0, 0xE3, 0xE7, 0xE8, 0xEA, 0xEB})
+# D0 (Release R meters only) is opt-in: it is asked for only where settings name it.
+MEASURABLE_EPCS: frozenset[int] = frozenset(
+    {0xD0, 0xD3, 0xD7, 0xE1, 0xE0, 0xE3, 0xE7, 0xE8, 0xEA, 0xEB}
+)
 
 
 _HEX_BYTE = re.compile(r"[0-9A-Fa-f]{2}")
@@ -304,6 +311,17 @@ def decode_fixed_time_energy(epc: int, edt: bytes) -> tuple[datetime, int | None
     return decode_meter_time(epc, edt[:7]), decode_energy_raw(epc, edt[7:])
 
 
+def decode_one_minute_energy(edt: bytes) -> tuple[datetime, int | None, int | None]:
+    """D0 (Release R): (meter time, forward raw, reverse raw), either raw None for FFFFFFFE.
+
+    15 bytes: ``YYYY MM DD`` + ``hh mm ss`` of the latest whole minute, then the forward and
+    reverse counters, the same raw counts as E0/E3 (scaled by D3 × E1, wrapping at 10^D7).
+    """
+    _need(0xD0, edt, 15)
+    return (decode_meter_time(0xD0, edt[:7]), decode_energy_raw(0xD0, edt[7:11]),
+            decode_energy_raw(0xD0, edt[11:]))  # fmt: skip
+
+
 def decode_property_map(epc: int, edt: bytes) -> frozenset[int]:
     """9D/9E/9F: a list when fewer than 16 entries, else a 16-byte bitmap."""
     if not edt:
@@ -341,4 +359,8 @@ def decode_measurements(epc: int, edt: bytes, scaling: Scaling) -> list[Measurem
     if epc in (0xEA, 0xEB):
         when, raw = decode_fixed_time_energy(epc, edt)
         return [Measurement("", None if raw is None else scaling.kwh(raw), when)]
+    if epc == 0xD0:
+        when, forward, reverse = decode_one_minute_energy(edt)
+        return [Measurement(name, None if raw is None else scaling.kwh(raw), when)
+                for name, raw in (("forward", forward), ("reverse", reverse))]  # fmt: skip
     raise EchonetFormatError(f"EPC {epc:02X} is not a measurable property")

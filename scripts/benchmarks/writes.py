@@ -14,9 +14,9 @@ are shown apart and left out of the total.
 
 The floor: a flush makes rows durable with fsync, and the kernel writes (and counts) whole
 4 KiB pages, so every flush costs at least the CSV file's last page, partly filled or not:
-(flushes a day) × 4 KiB + the payload itself (the pages it fills).  At the seed's rate and
-a 60 s flush that floor is far above 3× the payload; a third run with a 5-minute flush shows
-what the target needs (docs/benchmarks.md).
+(flushes a day) × 4 KiB + the payload itself (the pages it fills).  At the previous logger's
+rate and a 60 s flush that floor is far above 3× the payload; a third run with a 5-minute flush
+shows what the target needs (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from scripts.benchmarks.figure import Figure, kib, say, table
 from scripts.benchmarks.stack import Stack, VictoriaMetrics, wait_for
 
 SCALE = 20.0
-INTERVAL = 30.0  # the seed's defaults
+INTERVAL = 30.0  # the previous logger's defaults
 FLUSH = 60.0
 PROPERTIES = ["D3", "D7", "E1", "E7", "E0", "E3"]
 NOT_APPLIANCE = {"simulator"}
@@ -53,16 +53,23 @@ def _snapshot(stack: Stack) -> dict[str, tuple[int, int]]:
     return out
 
 
-def measure(window: float, influx: str, flush: float = FLUSH) -> dict:
-    """One time-scaled run; ``influx`` is ``healthy`` (VictoriaMetrics) or ``down``."""
+def measure(window: float, influx: str, flush: float = FLUSH, minutes: bool = False) -> dict:
+    """One time-scaled run; ``influx`` is ``healthy`` (VictoriaMetrics) or ``down``;
+    ``minutes``: a Release R meter with 1-minute energy (D0 every minute) on as well."""
     vm = VictoriaMetrics("writes-vm").start() if influx == "healthy" else None
+    acquisition: dict = {"interval_seconds": INTERVAL / SCALE, "properties": PROPERTIES}
+    if minutes:
+        acquisition = {"schedule": [
+            {"properties": PROPERTIES, "every_seconds": INTERVAL / SCALE},
+            {"properties": ["D0"], "every_seconds": 60 / SCALE},
+        ]}  # fmt: skip
     stack = Stack(
-        f"writes-{influx}-{flush:g}",
+        f"writes-{influx}-{flush:g}{'-d0' if minutes else ''}",
         settings={
-            "acquisition": {"interval_seconds": INTERVAL / SCALE, "properties": PROPERTIES},
+            "acquisition": acquisition,
             "storage": {"flush_interval_seconds": flush / SCALE},
         },
-        simulator_args=["--time-scale", f"{SCALE:g}"],
+        simulator_args=["--time-scale", f"{SCALE:g}", *(["--generation", "2"] if minutes else [])],
     )
     # Down: a port nobody listens on (connection refused at once, as with a stopped server).
     from scripts.benchmarks.stack import free_port
@@ -101,6 +108,7 @@ def measure(window: float, influx: str, flush: float = FLUSH) -> dict:
     return {
         "influx": influx,
         "flush_s": flush,
+        "minutes": minutes,
         "elapsed_s": elapsed,
         "per_process_bytes_per_day": rows,
         "total_bytes_per_day": total,
@@ -118,7 +126,8 @@ def run(quick: bool) -> Figure:
     healthy = measure(window, "healthy")
     down = measure(window / 2, "down")
     long = measure(window, "healthy", LONG_FLUSH)
-    runs = [healthy, down, long]
+    minutes = measure(window, "healthy", minutes=True)  # 1-minute energy on (docs/radio.md)
+    runs = [healthy, down, long, minutes]
     names = sorted(set().union(*(r["per_process_bytes_per_day"] for r in runs)))
     body = []
     for n in names:
@@ -151,6 +160,7 @@ def run(quick: bool) -> Figure:
                 f"flush {FLUSH:g} s, InfluxDB healthy",
                 f"flush {FLUSH:g} s, InfluxDB down (queue growing)",
                 f"flush {LONG_FLUSH:g} s, InfluxDB healthy",
+                f"flush {FLUSH:g} s, InfluxDB healthy, D0 every minute",
             ],
             body,
         ),
@@ -168,11 +178,17 @@ def run(quick: bool) -> Figure:
         f"{kib(healthy['total_bytes_per_day'])}/day = {ratio:.2f}× CSV payload "
         f"({kib(healthy['csv_bytes_per_day'])}), page floor "
         f"{_div(healthy['floor_bytes_per_day'], healthy):.2f}×; InfluxDB down: "
-        f"{down['ratio']:.2f}×; flush {LONG_FLUSH:g} s: {long['ratio']:.2f}×",
+        f"{down['ratio']:.2f}×; flush {LONG_FLUSH:g} s: {long['ratio']:.2f}×; with D0: "
+        f"{kib(minutes['total_bytes_per_day'])}/day",
         f"≤ {TARGET_RATIO:g}× CSV payload",
         ratio <= TARGET_RATIO,
         details,
-        data={"healthy": healthy, "down": down, f"healthy_flush_{LONG_FLUSH:g}": long},
+        data={
+            "healthy": healthy,
+            "down": down,
+            f"healthy_flush_{LONG_FLUSH:g}": long,
+            "healthy_d0": minutes,
+        },
     )
 
 

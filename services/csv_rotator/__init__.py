@@ -1,1 +1,1 @@
-"""Writes every reading to one CSV file per local day, in the seed's long format."""
+"""Writes every reading to one CSV file per local day, in the previous logger's long format."""

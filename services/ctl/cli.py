@@ -8,13 +8,22 @@ from importlib.metadata import PackageNotFoundError, version
 
 import click
 
-from common.config import DEFAULTS, Config, ConfigError, epc_label, load_config
+from common.config import (
+    DEFAULTS,
+    SIMULATOR,
+    Config,
+    ConfigError,
+    epc_label,
+    read_settings_env,
+    serial_port,
+)
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
 from services.ctl import backfill as backfill_mod
 from services.ctl import logs as logs_mod
 from services.ctl import readings as readings_mod
-from services.ctl import stack
+from services.ctl import running, stack
+from services.ctl.running import Target
 from services.ctl.status_report import (
     CRITICAL,
     UNKNOWN,
@@ -23,6 +32,7 @@ from services.ctl.status_report import (
     gather,
     health_url,
     render,
+    render_config,
 )
 
 SERVICES = ("radio", "csv_rotator", "influx_writer", "health", "simulator")
@@ -35,31 +45,44 @@ def _version() -> str:
         return "unknown"
 
 
-def _config_or_exit(paths: Paths, **need: bool) -> Config:
+def _config_or_exit(target: Target, need_broute: bool = False) -> Config:
     try:
-        return load_config(paths, **need)
+        return running.load(target, need_broute=need_broute)
     except ConfigError as exc:
         for line in exc.problems:
             click.echo(f"config error: {line}", err=True)
         sys.exit(2)
 
 
-def _health_url(paths: Paths) -> str:
+def _health_url(target: Target) -> str:
     try:
-        cfg = load_config(paths)
+        cfg = running.load(target)
         return health_url(cfg.health.bind, cfg.health.port)
     except ConfigError:
         default = DEFAULTS["health"]  # when the config itself is broken
         return health_url(default["bind"], default["port"])
 
 
-def _config_problems(report: Report, paths: Paths) -> None:
+def _meter(target: Target) -> str:
+    port = serial_port(read_settings_env(target.paths, target.environ))
+    return "the built-in simulator" if port == SIMULATOR else port
+
+
+def _config_problems(report: Report, target: Target) -> None:
     """Name a configuration the services cannot start with here too: with a broken
     settings.yml the health service itself waits for the fix, so /health cannot say it."""
+    report.config = {
+        "source": target.source,
+        "running": target.running,
+        "settings": str(target.paths.config_file),
+        "secrets": str(target.paths.env_file),
+        "meter": _meter(target),
+        "not_visible_here": list(target.hidden),
+    }
     if report.code == UNKNOWN and not report.processes:
         return
     try:
-        load_config(paths, need_broute=True)
+        running.load(target, need_broute=True)
     except ConfigError as exc:
         known = " ".join(report.problems)
         report.problems[:0] = [f"config-error: {p}" for p in exc.problems if p not in known]
@@ -79,13 +102,14 @@ def status(as_json: bool) -> None:
 
     Exit code as monitoring plugins expect: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
     """
-    paths = Paths.from_environ()
-    report = gather(paths, _health_url(paths))
-    _config_problems(report, paths)
+    target = running.find()
+    report = gather(target.paths, _health_url(target))
+    _config_problems(report, target)
     if as_json:
         click.echo(json.dumps(report.as_json(), indent=2, ensure_ascii=False))
     elif report.code == UNKNOWN and not report.processes:
         click.echo(f"UNKNOWN: {report.problems[0]}")
+        click.echo(render_config(report.config))
     else:
         click.echo(render(report))
     sys.exit(report.code)
@@ -97,9 +121,9 @@ def status(as_json: bool) -> None:
 @click.option("--last", "count", default=20, show_default=True, help="how many recent readings")
 def readings(follow: bool, epc: tuple[str, ...], count: int) -> None:
     """The latest readings from the radio's journal (and new ones with --follow)."""
-    paths = Paths.from_environ()
-    cfg = _config_or_exit(paths)
-    sys.exit(readings_mod.show(paths, cfg.timezone, {e.upper() for e in epc}, count, follow))
+    target = running.find()
+    cfg = _config_or_exit(target)
+    sys.exit(readings_mod.show(target.paths, cfg.timezone, {e.upper() for e in epc}, count, follow))
 
 
 @main.group()
@@ -109,12 +133,18 @@ def config() -> None:
 
 @config.command("check")
 def config_check() -> None:
-    """Validate settings.yml and .env without starting anything."""
-    paths = Paths.from_environ()
-    cfg = _config_or_exit(paths, need_broute=True)
+    """Validate settings.yml and .env without starting anything.
+
+    While a stack is running, its configuration (the files it started with)."""
+    target = running.find()
+    cfg = _config_or_exit(target, need_broute=True)
     meter = "the built-in simulator" if cfg.uses_simulator else cfg.serial_port
-    click.echo(f"settings: {paths.config_file}")
-    click.echo(f"secrets:  {paths.env_file}")
+    click.echo(f"config:   {target.source}")
+    click.echo(f"settings: {target.paths.config_file}")
+    click.echo(f"secrets:  {target.paths.env_file}")
+    if target.hidden:
+        click.echo(f"          ({', '.join(target.hidden)}: from the stack's own environment, "
+                   "checked when it started)")  # fmt: skip
     click.echo(f"meter:    {meter}, dongle model {cfg.dongle_model}")
     props = ", ".join(epc_label(e) for e in cfg.properties)
     click.echo(f"polling:  every {cfg.interval_seconds:g} s: {props}")
@@ -131,7 +161,7 @@ def config_check() -> None:
 @click.argument("service", required=False, type=click.Choice(SERVICES))
 def restart(service: str | None) -> None:
     """Restart one service, or all of them."""
-    paths = Paths.from_environ()
+    paths = running.find().paths
     try:
         rpc = supervisor(paths.runtime_dir / "supervisor.sock").supervisor
         if service is None:
@@ -158,7 +188,7 @@ def restart(service: str | None) -> None:
 @click.option("--lines", "-n", default=40, show_default=True, help="lines to show from the end")
 def logs(service: str | None, follow: bool, lines: int) -> None:
     """Show the service logs (all of them, or one)."""
-    paths = Paths.from_environ()
+    paths = running.find().paths
     sys.exit(logs_mod.show(paths.log_dir, service, lines, follow))
 
 
@@ -166,7 +196,13 @@ def logs(service: str | None, follow: bool, lines: int) -> None:
 @click.option("--for", "seconds", type=float, help="stop after this many seconds")
 def supervise(seconds: float | None) -> None:
     """Run the whole stack under supervisord in the foreground (Ctrl-C stops it)."""
-    stack.supervise(Paths.from_environ(), seconds)
+    paths = Paths.from_environ()
+    rec = running.running_record(paths)
+    if rec is not None:
+        click.echo(f"a stack is already running in {paths.runtime_dir} (supervisord pid "
+                   f"{rec['pid']}, started {rec['started']}); stop it first", err=True)  # fmt: skip
+        sys.exit(1)
+    stack.supervise(paths, seconds)
 
 
 @main.command()
@@ -181,8 +217,9 @@ def backfill(days: int | None, no_wait: bool) -> None:
     further back (--days) and for half-hours the meter had no value for before.  Half-hours
     that already have a reading are not published again.
     """
-    paths = Paths.from_environ()
-    cfg = _config_or_exit(paths)
+    target = running.find()
+    paths = target.paths
+    cfg = _config_or_exit(target)
     if not cfg.backfill:
         click.echo("acquisition.backfill is false in settings.yml; set it to true (and "
                    "restart the radio) to read history back", err=True)  # fmt: skip

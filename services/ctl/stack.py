@@ -11,6 +11,7 @@ from pathlib import Path
 
 from common.config import SIMULATOR, read_settings_env, serial_port
 from common.paths import PROJECT_ROOT, Paths
+from services.ctl import running
 
 
 def stack_environment(paths: Paths) -> dict[str, str]:
@@ -44,8 +45,10 @@ def supervise(paths: Paths, seconds: float | None) -> None:
         # (docs/benchmarks.md).  supervisord stops its programs on SIGTERM and Ctrl-C.
         sys.stdout.flush()
         sys.stderr.flush()
+        running.record(paths, os.getpid(), env)  # the pid stays supervisord's
         os.execve(sys.executable, cmd, env)
     proc = subprocess.Popen(cmd, env=env)
+    running.record(paths, proc.pid, env)
 
     def stop(*_: object) -> None:
         if proc.poll() is None:
@@ -66,4 +69,5 @@ def supervise(paths: Paths, seconds: float | None) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         code = proc.wait()
+    running.forget(paths)
     sys.exit(0 if code in (0, -signal.SIGTERM) else code)

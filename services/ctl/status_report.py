@@ -27,11 +27,13 @@ class Report:
     health: dict[str, Any] | None = None
     problems: list[str] = field(default_factory=list)
     restarts: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # whose configuration, which files
 
     def as_json(self) -> dict[str, Any]:
         return {
             "verdict": WORD[self.code].lower(),
             "exit_code": self.code,
+            "config": self.config,
             "problems": self.problems,
             "processes": self.processes,
             "health": self.health,
@@ -122,11 +124,31 @@ def _backfill_line(b: Any) -> str:
     if b.get("unrecoverable"):
         lost = f"{b['unrecoverable']} half-hours older than the meter's history were lost"
         text = f"{text}; {lost}" if text else lost
+    minutes = b.get("minutes")
+    if isinstance(minutes, dict) and minutes.get("state") == "running":
+        more = f"{minutes.get('missing', 0)} minutes of D0 to read back"
+        text = f"{text}; {more}" if text else more
     return text
+
+
+def render_config(config: dict[str, Any]) -> str:
+    """Which configuration the report is about (the running stack's, or the demo's)."""
+    if not config:
+        return ""
+    out = [f"  config         {config['source']}",
+           f"                 settings {config['settings']}",
+           f"                 secrets  {config['secrets']}"]  # fmt: skip
+    if config.get("not_visible_here"):
+        out.append(f"                 ({', '.join(config['not_visible_here'])} from the "
+                   "stack's own environment, checked when it started)")  # fmt: skip
+    out.append(f"  meter          {config['meter']}")
+    return "\n".join(out)
 
 
 def render(report: Report) -> str:
     out = [f"Smart-meter logger: {WORD[report.code]}"]
+    if report.config:
+        out.append(render_config(report.config))
     if report.processes:
         out.append("")
         out.append(f"  {'process':<14} {'state':<9} {'up':>12} {'restarts':>9}")
@@ -145,6 +167,11 @@ def render(report: Report) -> str:
         out.append(f"  radio          {', '.join(str(x) for x in link)}")
         if radio.get("output"):
             out.append(f"                 {radio['output']}")
+        meter = [f"maker {d['meter_maker']}"] if d.get("meter_maker") else []
+        if d.get("meter_id"):  # C0, masked by the radio
+            meter.append(f"B-route ID {d['meter_id']}")
+        if meter:
+            out.append(f"  meter          {', '.join(meter)}")
         backfill = _backfill_line(d.get("backfill"))
         if backfill:
             out.append(f"  backfill       {backfill}")

@@ -23,6 +23,8 @@ PROPERTIES = [
     ("E8", "T", "電流 T相 Current T", "A"),
     ("EA", "", "定時 買電 Fixed-time import", "kWh"),
     ("EB", "", "定時 売電 Fixed-time export", "kWh"),
+    ("D0", "forward", "1分 買電 1-minute import", "kWh"),
+    ("D0", "reverse", "1分 売電 1-minute export", "kWh"),
 ]
 W, H, PAD = 720, 220, 40
 
@@ -60,6 +62,20 @@ def _curve_svg(points: list[tuple[float, float]], tz: ZoneInfo) -> str:
     )
 
 
+def _meter_line(verdict: dict[str, Any]) -> str:
+    """Which meter: its maker and, on a Release R meter, its B-route ID (masked by the radio:
+    only the maker code and the last 4 characters; the rest identifies a household)."""
+    link = verdict.get("checks", {}).get("radio:link") or [{}]
+    details = link[0].get("details") or {}
+    parts = []
+    if details.get("meter_maker"):
+        parts.append(f"メーカー Maker {escape(str(details['meter_maker']))}")
+    if details.get("meter_id"):
+        parts.append(f"Bルート識別番号 B-route ID <span id='meter-id'>"
+                     f"{escape(str(details['meter_id']))}</span>")  # fmt: skip
+    return f"<p id='meter'>メーター Meter: {', '.join(parts)}</p>" if parts else ""
+
+
 def render(state: HealthState, verdict: dict[str, Any]) -> str:
     tz = state.tz
     status = verdict["status"]
@@ -82,6 +98,7 @@ def render(state: HealthState, verdict: dict[str, Any]) -> str:
         for key, c in verdict["checks"].items()
     )
     curve = _curve_svg(state.today_curve(), tz)
+    meter = _meter_line(verdict)
     now = datetime.now(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8">
@@ -99,6 +116,7 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <h1>スマートメーター ロガー / Smart-meter logger</h1>
 <p>状態 Status: <span id="verdict" data-status="{status}">{WORDS[status]}</span>
  <small>({now})</small></p>
+{meter}
 <h2>最新の値 / Latest readings</h2>
 <table id="latest"><tr><th>項目 Property</th><th>値 Value</th><th>単位 Unit</th>
 <th>時刻 Time</th></tr>{"".join(rows)}</table>

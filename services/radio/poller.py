@@ -61,6 +61,8 @@ class Poller:
             ((g.properties, g.every_seconds) for g in config.schedule), config.interval_floor
         )
         self.seen = SeenHalfHours()
+        self.seen_minutes = SeenHalfHours(size=120)  # D0: an hour of both directions
+        self.meter_key: str | None = None  # which meter this is (C0, else 8A + 8D)
         self.unsupported: set[int] = set()
         self._warned: set[int] = set()
         self._meter: MeterClient | None = None
@@ -220,6 +222,13 @@ class Poller:
         if ident.get_map is not None:
             wanted = set(self.schedule.epcs) | set(SCALING_EPCS)
             self._refused({e for e in wanted if e not in ident.get_map}, "is not in its Get map")
+        # C0 only from a meter that lists it (Release R): nothing is asked of one that does not.
+        route_b = meter.route_b_id() if ident.get_map and 0xC0 in ident.get_map else None
+        key = route_b.key() if route_b else ident.key()
+        if self.meter_key is not None and key != self.meter_key:
+            log.warning("this is another meter than before (%s, was %s)", key, self.meter_key)
+        self.meter_key = key
+        self.condition.detail(meter_id=route_b.masked() if route_b else None, meter_key=key)
         return ident.get_map
 
     def _refused(self, epcs: set[int], why: str = "refused it (Get_SNA)") -> None:
@@ -254,8 +263,9 @@ class Poller:
             for m in answer.measurements:
                 if m.value is None:
                     continue
-                if m.ts is not None and not self.seen.first_time(answer.epc, m.ts):
-                    continue  # this half-hour was published already (INF and poll, INFC again)
+                seen = self.seen_minutes if answer.epc == 0xD0 else self.seen
+                if m.ts is not None and not seen.first_time(answer.epc, m.ts, m.dataid):
+                    continue  # this half-hour (minute) was published already (INF and poll…)
                 when = m.ts.replace(tzinfo=self.config.timezone) if m.ts else answer.at
                 if m.ts is not None and self.backfill and not self.backfill.fresh(answer.epc, when):
                     continue  # the slot ledger has it (before a restart, or read back)

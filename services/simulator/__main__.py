@@ -12,6 +12,8 @@ from pathlib import Path
 
 from common.service import Stopper, setup_logging
 from services.simulator.dialects import DIALECTS
+from services.simulator.dongle_memory import SETTINGS as MEMORY_SETTINGS
+from services.simulator.dongle_memory import DongleMemory
 from services.simulator.faults import FAULTS, FaultError, parse_spec
 from services.simulator.meter_model import JST, UNIT_CODES
 from services.simulator.notifications import MODES
@@ -64,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="ROPT/WOPT absent, or present with this factory format")  # fmt: skip
     g.add_argument("--rssi-format", choices=("lqi", "dbm"),
                    help="ERXUDP RSSI token (SA2 1): 2 hex digits or signed dBm")  # fmt: skip
+    for name, (choices, what) in MEMORY_SETTINGS.items():
+        g.add_argument("--" + name.replace("_", "-"), choices=choices, default=choices[0],
+                       help=f"{what} (default {choices[0]})")  # fmt: skip
     g = p.add_argument_group("time")
     g.add_argument("--time-scale", type=float, default=1.0, help="meter time runs N× faster")
     g.add_argument("--start", type=_start, help="meter time at start (default: now), ISO 8601")
@@ -82,6 +87,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     g.add_argument("--export-kwh", type=float, default=4321.0, help="E3 at start, kWh")
     g.add_argument("--single-phase", action="store_true", help="1φ2W: E8 T phase is 7FFE")
     g.add_argument("--no-solar", action="store_true", help="no export, E7 never negative")
+    g.add_argument("--generation", type=int, choices=(1, 2), default=1,
+                   help="2: a next-generation (Release R) meter with C0, D0, EE/EF")  # fmt: skip
     return p.parse_args(argv)
 
 
@@ -109,8 +116,10 @@ def options(args: argparse.Namespace) -> Options:
         import_kwh=args.import_kwh,
         export_kwh=args.export_kwh,
         single_phase=args.single_phase,
+        second_generation=args.generation == 2,
         solar=not args.no_solar,
         faults=faults,
+        memory=DongleMemory(**{name: getattr(args, name) for name in MEMORY_SETTINGS}),
     )
 
 

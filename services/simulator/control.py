@@ -7,6 +7,7 @@ line, each answer one JSON line (``{"ok": true, ...}`` or ``{"ok": false, "error
     {"fault": "slow", "seconds": 5, "count": 2}      "on" defaults to true
     {"do": "reauth", "result": "fail"}               a one-shot action
     {"set": {"notify": "infc"}}                      change a setting
+    {"set": {"skreset_registers": "keep"}}           … or what SKRESET/power leave (dongle_memory)
     {"get": "status"}                                faults, session, meter time, INFC records
 
 :class:`SimulatorControl` is the client a test imports.

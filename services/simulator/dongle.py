@@ -3,7 +3,8 @@
 Bytes from the host go in through :meth:`SkStackDongle.feed`; everything the dongle prints
 goes out through :class:`SkOutput`.  Answers follow research notes §4.2 and the dialect
 table: argument counts (FAIL ER05), CR-only ROPT/WOPT (FAIL ER04 where absent), echo while
-register SFE is 1, SKSENDTO's raw data with or without a trailing CRLF.
+register SFE is 1, SKSENDTO's raw data with or without a trailing CRLF.  What survives
+``SKRESET`` and a power cycle is :class:`DongleMemory`'s to say (the unsettled part).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 
+from services.simulator.dongle_memory import DongleMemory
 from services.simulator.faults import Faults
 from services.simulator.pana import ECHONET_PORT, Pana
 from services.simulator.pans import RadioEnvironment, link_local
@@ -48,8 +50,10 @@ class SkStackDongle:
         faults: Faults,
         rbid: str | None = None,
         password: str | None = None,
+        memory: DongleMemory | None = None,
     ) -> None:
         self.out = out
+        self.memory = memory or DongleMemory()
         self.dialect = out.dialect
         self.pana = pana
         self.env = env
@@ -58,14 +62,35 @@ class SkStackDongle:
         self.expected_password = password
         self.reader = CommandReader()
         self.scans = 0  # SKSCANs taken, over the simulator's life (a replug does not reset it)
-        self.reset()
+        self.power_on()
 
-    def reset(self) -> None:
+    def power_on(self) -> None:
+        """Power applied (start, or a replug): registers and echo from the factory."""
         self.registers = dict(REGISTERS)
+        self._restart(wopt_lost=self.memory.wopt_memory == "ram")
+
+    def soft_reset(self) -> None:
+        """``SKRESET``: the registers and SFE as ``memory`` says; session and credentials go."""
+        kept = dict(self.registers)
+        self.registers = dict(REGISTERS)
+        if self.memory.skreset_registers == "keep":
+            self.registers.update({k: v for k, v in kept.items() if k != "SFE"})
+        if self.memory.skreset_echo == "keep":
+            self.registers["SFE"] = kept["SFE"]
+        self._restart(wopt_lost=self.memory.wopt_memory == "ram")
+
+    def _restart(self, wopt_lost: bool) -> None:
         self.rbid = ""
         self.password = ""
         self.pana.session = None
-        self.out.rssi = False
+        if wopt_lost:
+            self.out.binary_payloads = self.dialect.factory_binary
+        self._sync_rssi()
+
+    def _sync_rssi(self) -> None:
+        # The RSSI token exists on dual-stack firmware only; single-stack takes SA2 and
+        # ignores it (momonga sets it on every dongle).
+        self.out.rssi = self.registers["SA2"] == "1" and self.dialect.dual_stack
 
     def credentials_ok(self) -> bool:
         return bool(self.rbid and self.password) and (
@@ -123,7 +148,7 @@ class SkStackDongle:
 
     # --- SK commands -----------------------------------------------------------------
     def _cmd_skreset(self, args: list[str]) -> None:
-        self.reset()
+        self.soft_reset()
         self._ok()
 
     def _cmd_skver(self, args: list[str]) -> None:
@@ -169,9 +194,7 @@ class SkStackDongle:
         if reg in ("SFE", "SA2") and value not in ("0", "1"):
             raise CommandError("ER06")
         self.registers[reg] = value
-        # The RSSI token exists on dual-stack firmware only; single-stack takes SA2 and
-        # ignores it (momonga sets it on every dongle).
-        self.out.rssi = self.registers["SA2"] == "1" and self.dialect.dual_stack
+        self._sync_rssi()
         self._ok()
 
     def _cmd_skscan(self, args: list[str]) -> None:

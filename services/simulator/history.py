@@ -112,7 +112,9 @@ def history_3(c: Counters, now: float, setting: bytes) -> Served:
 def one_minute(c: Counters, now: float) -> Served:
     """D0: both counters at the latest whole minute."""
     t = now - now % 60
-    body, decoded = _pairs(c, now, t, 1, 60)
+    body, _ = _pairs(c, now, t, 1, 60)
+    fwd, rev = int.from_bytes(body[:4], "big"), int.from_bytes(body[4:], "big")
+    decoded: Decoded = {"forward": c.kwh(fwd), "reverse": c.kwh(rev)}  # the radio's dataids
     return Served(stamp(t) + body, decoded, datetime.fromtimestamp(t, JST))
 
 

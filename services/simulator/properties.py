@@ -26,10 +26,16 @@ from services.simulator.meter_model import UNIT_CODES, EnergyModel, MeterClock, 
 
 MANUFACTURER = bytes.fromhex("000016")
 SERIAL = b"SIM000000001"  # 12 ASCII characters, as momonga insists
-METER_GET = (0x80, 0x82, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F, 0xD0, 0xD3, 0xD7,
-             0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE7, 0xE8, 0xEA, 0xEB, 0xEC, 0xED, 0xEE,
-             0xEF)  # fmt: skip
-METER_SET = (0xE5, 0xED, 0xEF)
+# C0: 00, the maker code, 12 bytes the maker chooses (a household's number: tests see it whole).
+ROUTE_B_ID = b"\x00" + MANUFACTURER + b"SIMROUTEB042"
+METER_GET = (0x80, 0x82, 0x88, 0x8A, 0x8D, 0x97, 0x98, 0x9D, 0x9E, 0x9F, 0xD3, 0xD7,
+             0xE0, 0xE1, 0xE2, 0xE3, 0xE4, 0xE5, 0xE7, 0xE8, 0xEA, 0xEB, 0xEC,
+             0xED)  # fmt: skip
+METER_SET = (0xE5, 0xED)
+# What Appendix Release R added (next-generation meters, from FY2025): a first-generation
+# meter (the default) lacks them, answers Get_SNA / SetC_SNA, and its maps do not list them.
+RELEASE_R_GET = (0xC0, 0xD0, 0xEE, 0xEF)
+RELEASE_R_SET = (0xEF,)
 METER_INF = (0x80, 0x88, 0xEA, 0xEB)
 NODE_GET = (0x80, 0x82, 0x83, 0x8A, 0x9D, 0x9E, 0x9F, 0xD3, 0xD4, 0xD5, 0xD6, 0xD7)
 NODE_INF = (0x80, 0xD5)
@@ -54,8 +60,12 @@ class MeterProperties:
         clock: MeterClock,
         faults: Faults,
         single_phase: bool = False,
+        second_generation: bool = False,
     ) -> None:
         self.model = model
+        self.second_generation = second_generation
+        self.get_map = METER_GET + (RELEASE_R_GET if second_generation else ())
+        self.set_map = METER_SET + (RELEASE_R_SET if second_generation else ())
         self.register = register
         self.clock = clock
         self.faults = faults
@@ -66,15 +76,17 @@ class MeterProperties:
         self.history_3_setting = unset_setting(10)  # EF
         self._getters: dict[int, Callable[[], Served]] = {
             0x80: lambda: Served(b"\x30"),
-            0x82: lambda: Served(bytes((0, 0, ord("F"), 0))),  # Appendix release F
+            # Appendix release F (first generation) or R (where C0, D0, EE and EF came in)
+            0x82: lambda: Served(bytes((0, 0, ord("R" if second_generation else "F"), 0))),
             0x88: lambda: Served(b"\x42"),  # no fault
             0x8A: lambda: Served(MANUFACTURER),
             0x8D: lambda: Served(SERIAL),
             0x97: self._time,
             0x98: self._date,
             0x9D: lambda: Served(property_map(METER_INF)),
-            0x9E: lambda: Served(property_map(METER_SET)),
-            0x9F: lambda: Served(property_map(METER_GET)),
+            0x9E: lambda: Served(property_map(self.set_map)),
+            0x9F: lambda: Served(property_map(self.get_map)),
+            0xC0: lambda: Served(ROUTE_B_ID, {"maker": MANUFACTURER.hex().upper()}),
             0xD0: lambda: one_minute(self.counters, self.clock.now()),
             0xD3: self._coefficient,
             0xD7: lambda: Served(bytes((register.digits,)), {"": float(register.digits)}),
@@ -96,10 +108,12 @@ class MeterProperties:
 
     def get(self, epc: int) -> Served | None:
         """None: the meter has no such property (Get_SNA)."""
-        getter = self._getters.get(epc)
+        getter = self._getters.get(epc) if epc in self.get_map else None
         return getter() if getter else None
 
     def set(self, epc: int, edt: bytes) -> bool:
+        if epc not in self.set_map:
+            return False
         if epc == 0xE5 and len(edt) == 1 and edt[0] <= HISTORY_DAYS:
             self.day = edt[0]
         elif epc == 0xED and valid_setting(edt, 1800, 12):

@@ -15,6 +15,8 @@ from typing import Any
 from services.simulator.control import ControlServer
 from services.simulator.dialects import DongleDialect
 from services.simulator.dongle import SkStackDongle
+from services.simulator.dongle_memory import SETTINGS as MEMORY_SETTINGS
+from services.simulator.dongle_memory import DongleMemory
 from services.simulator.faults import ACTIONS, Faults
 from services.simulator.loop import Loop, Timer
 from services.simulator.meter import SimulatedMeter
@@ -53,8 +55,10 @@ class Options:
     import_kwh: float = 12345.6
     export_kwh: float = 4321.0
     single_phase: bool = False
+    second_generation: bool = False  # a Release R meter: C0, D0, EE/EF (else Get_SNA)
     solar: bool = True
     faults: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    memory: DongleMemory = field(default_factory=DongleMemory)
 
 
 class Simulator:
@@ -67,7 +71,8 @@ class Simulator:
                             opts.import_kwh, opts.export_kwh)  # fmt: skip
         register = Register(opts.unit_kwh, opts.coefficient, opts.digits)
         self.served_log = ServedLog(opts.served_log)
-        props = MeterProperties(model, register, self.clock, self.faults, opts.single_phase)
+        props = MeterProperties(model, register, self.clock, self.faults, opts.single_phase,
+                                opts.second_generation)  # fmt: skip
         self.model = model
         self.meter = SimulatedMeter(props, self.served_log, self.clock)
         self.env = RadioEnvironment(opts.rbid[-8:] if opts.rbid else None, opts.seed)
@@ -77,7 +82,7 @@ class Simulator:
         self.pana = Pana(self.out, self.env, self.meter, self.faults, self.clock, opts.timing,
                          opts.session_lifetime, credentials_ok=lambda: False)  # fmt: skip
         self.dongle = SkStackDongle(self.out, self.pana, self.env, self.faults,
-                                    opts.rbid, opts.password)  # fmt: skip
+                                    opts.rbid, opts.password, opts.memory)  # fmt: skip
         self.pana.credentials_ok = self.dongle.credentials_ok
         self.notifier = Notifier(self.meter, self.pana, self.clock, opts.notify,
                                  opts.notify_delay, opts.seed)  # fmt: skip
@@ -123,7 +128,7 @@ class Simulator:
             self._switch_off_later("unplug", None)
             self.link.plug()
             self.out.power(True)
-            self.dongle.reset()  # a power cycle: registers back to factory, WOPT kept
+            self.dongle.power_on()  # registers back to factory; WOPT as --wopt-memory says
 
     def _tx_limit(self, on: bool, params: dict[str, Any]) -> None:
         self.out.event(0x32 if on else 0x33, self.out.ip)
@@ -170,6 +175,8 @@ class Simulator:
                 self.notifier.delay = None if value is None else float(value)
             elif key == "session_lifetime":
                 self.pana.lifetime = float(value)
+            elif key in MEMORY_SETTINGS:
+                self.dongle.memory = self.dongle.memory.with_settings(**{key: value})
             else:
                 raise ValueError(f"unknown setting {key!r}")
         return {}
@@ -195,6 +202,8 @@ class Simulator:
             "faults": self.faults.snapshot(),
             "binary_payloads": self.out.binary_payloads,
             "echo": self.dongle.registers["SFE"] == "1",
+            "rssi": self.out.rssi,
+            "memory": self.dongle.memory.as_dict(),
             "requests": self.meter.requests,
             "scans": self.dongle.scans,
             "notify": self.notifier.mode,

@@ -41,7 +41,7 @@ def test_flat_form_is_one_group(tmp_path):
     assert cfg.properties == (0xE7, 0xE0)
 
 
-def test_defaults_keep_the_seeds_flat_form(tmp_path):
+def test_defaults_keep_the_previous_loggers_flat_form(tmp_path):
     cfg = load_config(paths(tmp_path, {}), REAL_PORT)
     assert cfg.schedule == (ScheduleGroup(cfg.properties, 30.0),)
 
@@ -99,3 +99,14 @@ def test_each_mistake_is_one_line_naming_the_key(tmp_path, schedule, expected):
     found = problems(tmp_path, {"schedule": schedule})
     assert any(expected in line for line in found), found
     assert all("\n" not in line for line in found)
+
+
+def test_one_minute_energy_is_named_like_any_property(tmp_path):
+    # D0 (next-generation meters) is opt-in: named in the flat form or a group, by EPC or name.
+    cfg = load_config(paths(tmp_path, {"properties": ["E7", "D0"]}), REAL_PORT)
+    assert cfg.schedule[0].properties == (0xE7, 0xD0)
+    schedule = [{"properties": ["E7"], "every_seconds": 30},
+                {"properties": ["one_minute_energy"], "every_seconds": 60}]  # fmt: skip
+    cfg = load_config(paths(tmp_path, {"schedule": schedule}), REAL_PORT)
+    assert cfg.schedule[1] == ScheduleGroup((0xD0,), 60.0)
+    assert 0xD0 not in load_config(paths(tmp_path, {}), REAL_PORT).schedule[0].properties

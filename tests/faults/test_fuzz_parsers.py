@@ -65,8 +65,9 @@ frames = st.builds(
     _frame,
     st.sampled_from([0x72, 0x73, 0x74, 0x52, 0x7A, 0x7E, 0x62]),
     st.lists(st.tuples(st.sampled_from([0xE7, 0xE0, 0xE3, 0xE8, 0xEA, 0xEB, 0xD3, 0xD7, 0xE1,
-                                        0x9F, 0x97, 0x8A]),
-                       st.binary(max_size=20)), max_size=5),
+                                        0x9F, 0x97, 0x8A, 0xC0, 0xD0, 0xEE, 0xEF]),
+                       st.binary(max_size=20) | st.binary(min_size=7, max_size=90)),
+             max_size=5),
     st.binary(max_size=3),
 )  # fmt: skip
 

@@ -372,9 +372,9 @@ def test_a_file_with_a_mistake_reaches_the_services_unchanged(tmp_path):
     (tmp_path / "c.yml").write_text(ep.container_settings(broken))
     with pytest.raises(ConfigError, match="not valid YAML at line"):
         load_config(_paths(tmp_path, tmp_path / "c.yml"), {})
-    # a seed-style key is kept, so the services name it
-    seed = "unit_id: smartmeter01\n"
-    assert yaml.safe_load(ep.container_settings(seed))["unit_id"] == "smartmeter01"
+    # a key of the previous logger is kept, so the services name it
+    previous = "unit_id: smartmeter01\n"
+    assert yaml.safe_load(ep.container_settings(previous))["unit_id"] == "smartmeter01"
 
 
 def test_the_entrypoint_writes_the_settings_then_runs_the_command(tmp_path):

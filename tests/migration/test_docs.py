@@ -2,8 +2,8 @@
 
 The README's first lines are the two commands; every link and every file it names exists;
 every smartmeterctl command it tells a person to type is one smartmeterctl has; its Flux query
-names the writer's schema; and the migration guide's table of the seed's settings is what the
-configuration loader really accepts and refuses.
+names the writer's schema; and the migration guide's table of the previous logger's settings is
+what the configuration loader really accepts and refuses.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ DOCS = (README, MIGRATION)
 PENDING_DOCS = {"docs/image.md", "docs/operations.md"}
 PENDING_COMMANDS = {"readings", "logs", "restart"}  # arrive with the health service
 
-# The seed's config/settings.yml, by key (values are ours).
-SEED_SETTINGS = """
+# The previous logger's config/settings.yml, by key (values are ours).
+PREVIOUS_SETTINGS = """
 unit_id: smartmeter01
 broute: {id: "", password: ""}
 serial: {port: /dev/wisun, baudrate: 115200, timeout: 30}
@@ -47,7 +47,7 @@ logging: {level: INFO, file: /app/logs/smartmeter_logger.log, max_bytes: 1048576
 """
 CARRIED = ["acquisition.interval_seconds", "acquisition.properties", "logging.level",
            "csv.enabled", "influxdb.enabled"]  # fmt: skip
-SEED_ENV = ["BROUTE_ID", "BROUTE_PASSWORD", "SERIAL_PORT", "INFLUXDB_URL", "INFLUXDB_TOKEN",
+PREVIOUS_ENV = ["BROUTE_ID", "BROUTE_PASSWORD", "SERIAL_PORT", "INFLUXDB_URL", "INFLUXDB_TOKEN",
             "INFLUXDB_ORG", "INFLUXDB_BUCKET"]  # fmt: skip
 
 
@@ -101,9 +101,9 @@ def test_the_readmes_flux_query_is_the_writers_schema():
     assert 'r.epc == "E7"' in query
 
 
-def test_the_seeds_env_keys_are_ours():
+def test_the_previous_loggers_env_keys_are_ours():
     example = (PROJECT / ".env.example").read_text()
-    for key in SEED_ENV:
+    for key in PREVIOUS_ENV:
         assert re.search(rf"^{key}=", example, re.M), key
         assert f"`{key}`" in MIGRATION.read_text(encoding="utf-8")
 
@@ -113,21 +113,21 @@ def test_the_migration_table_is_what_the_loader_accepts(tmp_path):
     paths = Paths(tmp_path, tmp_path / "settings.yml", tmp_path / "none.env", tmp_path / "run",
                   tmp_path / "lib", tmp_path / "log")  # fmt: skip
     env = {"SERIAL_PORT": "simulator"}
-    # The five keys the seed and we share load as they are.
-    seed = yaml.safe_load(SEED_SETTINGS)
+    # The five keys the previous logger and we share load as they are.
+    previous = yaml.safe_load(PREVIOUS_SETTINGS)
     shared = {
-        "acquisition": seed["acquisition"],
-        "logging": {"level": seed["logging"]["level"]},
-        "csv": {"enabled": seed["csv"]["enabled"]},
-        "influxdb": {"enabled": seed["influxdb"]["enabled"]},
+        "acquisition": previous["acquisition"],
+        "logging": {"level": previous["logging"]["level"]},
+        "csv": {"enabled": previous["csv"]["enabled"]},
+        "influxdb": {"enabled": previous["influxdb"]["enabled"]},
     }
     paths.config_file.write_text(yaml.safe_dump(shared))
     cfg = load_config(paths, env)
     assert cfg.interval_seconds == 30 and cfg.csv.enabled and not cfg.influx.enabled
     for key in CARRIED:
         assert f"`{key}`" in text
-    # The seed's other keys are refused, each named; the guide lists every one of them.
-    paths.config_file.write_text(SEED_SETTINGS)
+    # The previous logger's other keys are refused, each named; the guide lists every one of them.
+    paths.config_file.write_text(PREVIOUS_SETTINGS)
     with pytest.raises(ConfigError) as refused:
         load_config(paths, env)
     named = {re.search(r"'([\w.]+)'", p).group(1) for p in refused.value.problems}

@@ -1,4 +1,4 @@
-"""scripts/get-keilog: the seed's keilog checkout next to the project, for dongle.driver: keilog.
+"""scripts/get-keilog: the previous logger's keilog next to the project (dongle.driver: keilog).
 
 GitHub is not reachable here, so the network step is checked with --dry-run, and the rest
 runs for real against a local stand-in repository (--url): the checkout it makes is one the
@@ -65,7 +65,7 @@ def printed_commands(out: str) -> list[str]:
     return [line[2:] for line in out.splitlines() if line.startswith("+ ")]
 
 
-def test_dry_run_clones_the_seeds_keilog_at_the_tested_commit(fresh):
+def test_dry_run_clones_the_previous_loggers_keilog_at_the_tested_commit(fresh):
     done = run("--dry-run", script=fresh)
     assert done.returncode == 0, done.stderr
     clone, checkout = printed_commands(done.stdout)
@@ -81,7 +81,7 @@ def test_dry_run_clones_the_seeds_keilog_at_the_tested_commit(fresh):
     assert not (fresh.parent.parent / "keilog").exists()
 
 
-def test_dry_run_submodule_adds_it_as_the_seed_did(fresh):
+def test_dry_run_submodule_adds_it_as_the_previous_logger_did(fresh):
     git("init", "-q", cwd=fresh.parent.parent)
     done = run("--dry-run", "--submodule", script=fresh)
     assert done.returncode == 0, done.stderr

@@ -302,3 +302,53 @@ def test_served_log_is_bounded(tmp_path):
     assert path.stat().st_size <= 2200
     assert (tmp_path / "served.jsonl.1").stat().st_size <= 2200
     assert not (tmp_path / "served.jsonl.2").exists()
+
+
+def test_a_first_generation_meter_has_none_of_release_r(start):
+    probe = joined(start())
+    answer = probe.get(0x9F, 0x9E, 0x82)
+    assert not {0xC0, 0xD0, 0xEE, 0xEF} & property_map(edt(answer, 0x9F))
+    assert 0xEF not in property_map(edt(answer, 0x9E))
+    assert edt(answer, 0x82)[2:3] == b"F"
+    answer = probe.get(0xE7, 0xC0, 0xD0, 0xEE, 0xEF, tid=2)
+    assert answer.esv == ESV.GET_SNA and len(edt(answer, 0xE7)) == 4
+    assert all(edt(answer, e) == b"" for e in (0xC0, 0xD0, 0xEE, 0xEF))
+    setting = (2026).to_bytes(2, "big") + bytes((2, 10, 13, 0, 10))
+    assert probe.request(ESV.SETC, [Property(0xEF, setting)], 3).esv == ESV.SETC_SNA
+
+
+def test_a_second_generation_meter_has_c0_d0_and_minute_history(start):
+    # A meter hour every 6 s: D0 moves with the load, EE gives back any minute of the past.
+    sim = start("--generation", "2", "--start", "2026-05-10T19:00:00+09:00",
+                "--time-scale", "600", "--unit", "0.001", "--digits", "8")  # fmt: skip
+    probe = joined(sim)
+    answer = probe.get(0x9F, 0x9E, 0x82, 0xC0)
+    assert {0xC0, 0xD0, 0xEE, 0xEF} <= property_map(edt(answer, 0x9F))
+    assert 0xEF in property_map(edt(answer, 0x9E)) and edt(answer, 0x82)[2:3] == b"R"
+    c0 = edt(answer, 0xC0)
+    assert len(c0) == 16 and c0[0] == 0 and c0[1:4] == edt(probe.get(0x8A, tid=9), 0x8A)
+    d0s = []
+    for tid in range(10, 14):
+        d0, e0 = (edt(a, e) for a in [probe.get(0xD0, 0xE0, tid=tid)] for e in (0xD0, 0xE0))
+        assert len(d0) == 15 and d0[6] == 0  # the latest whole minute: no seconds
+        assert u32(d0[7:11]) <= u32(e0)  # forward at the minute ≤ E0 now
+        d0s.append(d0)
+        time.sleep(1.2)  # two meter minutes
+    forward = [u32(d[7:11]) for d in d0s]
+    assert forward == sorted(forward) and forward[-1] > forward[0]  # noon: it moves
+    # EE for the minute of the first D0 and the nine before it: the same counters.
+    first = d0s[0]
+    setting = first[:6] + b"\x0a"
+    assert probe.request(ESV.SETC, [Property(0xEF, setting)], 20).esv == ESV.SET_RES
+    answer = probe.get(0xEE, 0xEF, tid=21)
+    assert edt(answer, 0xEF) == setting
+    ee = edt(answer, 0xEE)
+    assert ee[:7] == setting and len(ee) == 87
+    assert ee[7:15] == first[7:15]  # newest first: the minute D0 gave
+    values = [u32(ee[7 + 8 * i : 11 + 8 * i]) for i in range(10)]
+    assert values == sorted(values, reverse=True)
+    # A month back is there too (the model's whole clock range).
+    old = (2026).to_bytes(2, "big") + bytes((4, 10, 19, 0, 1))
+    assert probe.request(ESV.SETC, [Property(0xEF, old)], 22).esv == ESV.SET_RES
+    back = edt(probe.get(0xEE, tid=23), 0xEE)
+    assert back[:7] == old and u32(back[7:11]) < values[-1]

@@ -78,6 +78,7 @@ class Bench:
         settings: dict[str, Any] | None = None,
         scale: float = 1.0,
         faults: Faults | None = None,
+        second_generation: bool = False,
     ) -> None:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
@@ -90,7 +91,9 @@ class Bench:
         self.clock = MeterClock(start, scale, monotonic=self.fake)
         self.faults = faults or Faults()
         model = EnergyModel(PowerCurve(1, True), self.clock.start, 12345.6, 4321.0)
-        props = MeterProperties(model, Register(Decimal("0.1"), 1, 6), self.clock, self.faults)
+        props = MeterProperties(model, Register(Decimal("0.1"), 1, 6), self.clock, self.faults,
+                                second_generation=second_generation)  # fmt: skip
+        self.props = props
         self.served_log = root / "served.jsonl"
         self.sim = SimulatedMeter(props, ServedLog(self.served_log), self.clock)
         self.link = SimLink(self.sim)

@@ -27,6 +27,11 @@ from common.echonet import (
     decode_property_map,
     decode_unit,
 )
+from common.echonet_release_r import (
+    decode_minute_history,
+    decode_minute_window,
+    decode_route_b_id,
+)
 from common.reading import MalformedMessage, Reading
 from services.radio.link.sk_reader import MAX_LINE, ErxUdp, Event, SkReader
 
@@ -125,6 +130,7 @@ def _property(epc: int, edt: bytes, scaling: Scaling) -> None:
         0xEA: lambda e: decode_fixed_time_energy(0xEA, e),
         0xEB: lambda e: decode_fixed_time_energy(0xEB, e),
         0x97: lambda e: decode_meter_time(0xEA, e),  # the 7-byte time EA/EB carry
+        0xC0: decode_route_b_id, 0xEE: decode_minute_history, 0xEF: decode_minute_window,
     }  # fmt: skip
     try:
         if epc in MEASURABLE_EPCS:

@@ -17,7 +17,6 @@ import contextlib
 import gzip
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -38,6 +37,7 @@ import yaml
 import zmq
 
 from common.reading import Reading
+from tests.support.installed import need
 from tests.support.stack import PROJECT, wait_for
 
 TOKEN = "s3cret-T0KEN-never-shown"
@@ -55,14 +55,8 @@ def free_port() -> int:
 # --- VictoriaMetrics -------------------------------------------------------------------------
 class VictoriaMetrics:
     def __init__(self, data_dir: Path, extra: tuple[str, ...] = ()) -> None:
-        binary = shutil.which("victoria-metrics")
-        if binary is None:
-            pytest.fail(
-                "victoria-metrics is not installed; the InfluxDB writer is tested against it: "
-                "apt-get install -y victoria-metrics (.ci/run does this)",
-                pytrace=False,
-            )
-        self.binary = binary
+        # the InfluxDB writer is tested against it
+        self.binary = need("victoria-metrics", "victoria-metrics")
         self.data_dir = data_dir
         self.extra = extra
         self.port = free_port()

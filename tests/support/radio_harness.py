@@ -202,11 +202,27 @@ class RadioRig:
         env.update(self.extra_env)
         return env
 
-    def start(self) -> RadioRig:
+    def start(self, before_radio: Callable[[RadioRig], None] | None = None) -> RadioRig:
         self.start_simulator()
+        if before_radio is not None:
+            before_radio(self)
         self.collector = Collector(self.paths).start()
         self.start_radio()
         return self
+
+    def leave_dongle_used(self) -> dict[str, Any]:
+        """The dongle as another program (momonga, our built-in driver) leaves it: echo off,
+        the RSSI token on, then SKRESET, which puts them back or keeps them as the
+        simulator's ``--skreset-registers``/``--skreset-echo`` say."""
+        from services.simulator.harness import DUAL_STACK, SkProbe
+
+        probe = SkProbe(self.paths.simulator_link, dual_stack=self.dialect in DUAL_STACK)
+        try:
+            for line in ("SKSREG SFE 0", "SKSREG SA2 1", "SKRESET"):
+                assert probe.command(line)[-1] == "OK", line
+        finally:
+            probe.close()
+        return self.control.status()
 
     def start_simulator(self, *extra: str) -> None:
         cmd = [sys.executable, "-m", "services.simulator",
@@ -307,17 +323,21 @@ def served_values(served: list[dict[str, Any]]) -> list[tuple[str, str, str, dic
 
 
 def served_history(served: list[dict[str, Any]]) -> dict[tuple[str, datetime], set[str]]:
-    """(EA|EB, half-hour) → values the meter's history (E2/E4, EC) gave for it."""
+    """(EA|EB, half-hour) or ("D0 forward"|"D0 reverse", minute) → values the meter's
+    history (E2/E4, EC; EE for the minutes) gave for it."""
     out: dict[tuple[str, datetime], set[str]] = {}
     for entry in served:
-        if entry["epc"] not in ("E2", "E4", "EC") or not entry.get("decoded"):
+        if entry["epc"] not in ("E2", "E4", "EC", "EE") or not entry.get("decoded"):
             continue
         for key, value in entry["decoded"].items():
             if value is None:
                 continue
             when, _, direction = key.partition("/")
             reverse = entry["epc"] == "E4" or direction == "reverse"
-            slot = ("EB" if reverse else "EA", datetime.fromisoformat(when))
+            if entry["epc"] == "EE":
+                slot = ("D0 reverse" if reverse else "D0 forward", datetime.fromisoformat(when))
+            else:
+                slot = ("EB" if reverse else "EA", datetime.fromisoformat(when))
             out.setdefault(slot, set()).add(format_value(float(value)))
     return out
 
@@ -338,13 +358,14 @@ def check_against_served(readings: list[Reading], served: list[dict[str, Any]],
         queues.setdefault((epc, dataid), []).append((value, entry))
     history = served_history(served)
     for r in readings:
-        if r.source == "backfill":  # read back from the meter's 30-minute history
-            key = (r.epc, datetime.fromisoformat(r.ts))
+        if r.source == "backfill":  # read back from the meter's 30-minute (1-minute) history
+            name = f"D0 {r.dataid}" if r.epc == "D0" else r.epc
+            key = (name, datetime.fromisoformat(r.ts))
             assert format_value(r.value) in history.get(key, set()), f"{r} not in any history"
             continue
         queue = queues.get((r.epc, r.dataid), [])
         want = format_value(r.value)
-        meter_time = r.epc in ("EA", "EB")
+        meter_time = r.epc in ("EA", "EB", "D0")
         at = datetime.fromisoformat(r.ts)
 
         def stale(entry: dict[str, Any], at: datetime = at, meter_time: bool = meter_time) -> bool:
@@ -367,8 +388,8 @@ def check_against_served(readings: list[Reading], served: list[dict[str, Any]],
             assert r.source == expected_source, f"{r} should have source {expected_source}"
         else:
             assert r.source in ("poll", "notify"), r
-    stamped = [(r.epc, r.ts) for r in readings if r.epc in ("EA", "EB")]
-    assert len(stamped) == len(set(stamped)), "a half-hour published twice"
+    stamped = [(r.epc, r.dataid, r.ts) for r in readings if r.epc in ("EA", "EB", "D0")]
+    assert len(stamped) == len(set(stamped)), "a half-hour (a minute) published twice"
 
 
 class PtyDongle:
@@ -383,7 +404,8 @@ class PtyDongle:
         self.master, self._slave = os.openpty()
         tty.setraw(self._slave)
         self.slave_name = os.ttyname(self._slave)
-        self.heard = bytearray()
+        self.heard = bytearray()  # not yet matched by a rule
+        self.transcript = bytearray()  # everything the host wrote
         self._rules: list[tuple[bytes, bytes]] = []
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -412,6 +434,7 @@ class PtyDongle:
                 return
             with self._lock:
                 self.heard += data
+                self.transcript += data
                 self._match()
 
     def _match(self) -> None:

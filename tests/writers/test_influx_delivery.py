@@ -53,7 +53,7 @@ def test_every_reading_arrives_with_its_own_time_tags_and_value(bus, victoria, t
             assert writer.stop() == 0
         status.wait(lambda s: s["cause"] == "stopped", 5, "the last status")
     assert victoria.points(selector("delivery")) == expected_points(sent)
-    # The seed's Flux query filters _measurement "smartmeter_power" and epc "E7"; in
+    # The previous logger's Flux query filters _measurement "smartmeter_power" and epc "E7"; in
     # VictoriaMetrics' naming that is the series below.
     e7 = victoria.points('smartmeter_power_value{unitid="delivery",epc="E7"}')
     assert len(e7) == 50 and all(("epc", "E7") in key for key in e7)

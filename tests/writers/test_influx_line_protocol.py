@@ -1,5 +1,5 @@
 """A reading becomes one line of InfluxDB line protocol that any server parses back to the
-same measurement, tags, value and time: the seed's data model, escaping that survives any
+same measurement, tags, value and time: the previous logger's data model, escaping that survives any
 unit name, and a timestamp that is the reading's own (so a replay overwrites, never adds)."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def parse_line(line: str) -> tuple[str, dict[str, str], str, str]:
     return _unescape(name), tags, field, ts
 
 
-def test_the_seeds_data_model():
+def test_the_previous_loggers_data_model():
     line, ts = render(reading())
     assert line == "smartmeter_power,epc=E7,unitid=smartmeter value=523.0 1795662000123"
     assert ts == 1795662000123

@@ -45,6 +45,7 @@ from common.echonet import EchonetFormatError, Measurement
 from common.reading import Reading
 from services.radio.backfill import ledger_check
 from services.radio.backfill import request as backfill_request
+from services.radio.backfill.minutes import READ_REQUESTS, MinuteBackfill
 from services.radio.backfill.plan import (
     BATCH_REQUESTS,
     LIVE_GRACE,
@@ -129,12 +130,20 @@ class Backfill:
         self._not_by_window: set[int] = set()
         csv_dir = config.csv.directory if config.csv.enabled else None
         ledger_check.check(self.ledger, journal, csv_dir, self.tz, config.unitid)
+        # Minutes of D0 (minutes.py): only when the settings ask for D0 at all.
+        self.minutes: MinuteBackfill | None = None
+        if any(0xD0 in g.properties for g in config.schedule):
+            self.minutes = MinuteBackfill(config.paths.data_dir, self.tz, keep, timing.scale,
+                                          clock, time.time)  # fmt: skip
+            self.minutes.check(journal, csv_dir, config.unitid)
         self._report()
 
     # --- the live side (Poller._publish) ------------------------------------------------------
     def fresh(self, epc: int, when: datetime) -> bool:
-        """False if ``when``'s half-hour of EA/EB already has a reading (a repeat)."""
+        """False if ``when``'s half-hour of EA/EB (minute of D0) already has a reading."""
         name = f"{epc:02X}"
+        if epc == 0xD0:
+            return self.minutes is None or self.minutes.fresh(when)
         return name not in EPCS or slot_of(when) not in self.ledger.have[name]
 
     def recording(self, readings: list[Reading]) -> None:
@@ -146,10 +155,13 @@ class Backfill:
         new = {m for m in marks if self.ledger.mark(*m)}
         if new:
             self.ledger.save((self.journal.epoch, max(r.seq for r in readings)), new)
+        if self.minutes is not None:
+            self.minutes.recording(readings)  # written now and then, not now (minutes.py)
 
     # --- the session side (Poller._serve) -----------------------------------------------------
     def joined(self, get_map: frozenset[int] | None) -> None:
         """A new session: look at once.  What the meter offers comes from its Get map (9F)."""
+
         def has(epc: int) -> bool:
             return get_map is None or epc in get_map
 
@@ -164,9 +176,13 @@ class Backfill:
         self._joined_at = self.clock()
         if self.state == "unsupported":
             self.state = "idle"  # this meter may offer what the last one did not
+        if self.minutes is not None:
+            self.minutes.joined(get_map)
 
     def close(self) -> None:
         self._save()
+        if self.minutes is not None:
+            self.minutes.save((self.journal.epoch, self.journal.last_seq), force=True)
 
     def listen_cap(self) -> float:
         """How long the poller may listen before calling :meth:`step` again: a second while
@@ -179,6 +195,7 @@ class Backfill:
             or self._running is not None
             or self._request is not None
             or self.state in ("running", "paused-midnight")
+            or (self.minutes is not None and self.minutes.state == "running")
         )
         return (1.0 if busy else IDLE_LISTEN) * self.scale
 
@@ -190,8 +207,10 @@ class Backfill:
         if not (self.by_day or self.by_window):
             self._set_state("unsupported")
             return False
-        if now < self._paused_until or not self._due(now):
+        if now < self._paused_until:
             return False
+        if not self._due(now):
+            return self._minute_step(meter, publish, now)
         # A read goes out in one go (so it cannot drift into the midnight guard): it begins
         # only when the pacer has room for all of it, its clock reading included.
         if self.pacer.wait(1 if self._reading else BATCH_REQUESTS) > 0:
@@ -212,6 +231,26 @@ class Backfill:
             self._want_clock = True
             self._paused_until = self.clock() + pause
             return True
+
+    def _minute_step(self, meter: MeterClient, publish: Publish, now: float) -> bool:
+        """The half-hours have nothing to read: a minute of D0, if any is missing."""
+        minutes = self.minutes
+        if minutes is None or not minutes.due(now):
+            return False
+        if self.pacer.wait(1 if minutes.reading else READ_REQUESTS) > 0:
+            return False
+        try:
+            sent = minutes.step(meter, self.pacer, publish)
+        except MeterTimeout as exc:
+            self._failures += 1
+            pause = min(1800.0, 60.0 * 2 ** (self._failures - 1)) * self.scale
+            log.warning("minute history: %s; trying again in %.0f s", exc, pause)
+            minutes.interrupted()
+            self._paused_until = self.clock() + pause
+            return True
+        self._failures = 0
+        self._report()
+        return sent
 
     def _due(self, now: float) -> bool:
         """Is there anything to ask?  Idle, this costs no request: the meter's clock is
@@ -384,8 +423,9 @@ class Backfill:
                 else:
                     self.ledger.mark_empty(epc, slot)
         for slot in batch.slots:
-            lacking = [e for e in EPCS
-                       if (e, slot) not in coming and not self.ledger.examined(e, slot)]
+            lacking = [
+                e for e in EPCS if (e, slot) not in coming and not self.ledger.examined(e, slot)
+            ]
             if not lacking:
                 self.done += 1
                 self._tries.pop(slot, None)
@@ -441,6 +481,8 @@ class Backfill:
     # --- saving and telling -------------------------------------------------------------------
     def _save(self) -> None:
         self.ledger.save((self.journal.epoch, self.journal.last_seq))
+        if self.minutes is not None:
+            self.minutes.save((self.journal.epoch, self.journal.last_seq))
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -461,4 +503,6 @@ class Backfill:
         }
         if self.request_id is not None:
             detail["request"] = self.request_id
+        if self.minutes is not None:
+            detail["minutes"] = self.minutes.detail()
         self.condition.detail(backfill=detail)

@@ -42,13 +42,13 @@ VERSION = 1
 Mark = tuple[str, int]  # (EPC, slot)
 
 
-def slot_of(when: datetime) -> int:
-    """The half-hour slot ``when`` (aware) falls in."""
-    return int(when.timestamp()) // SLOT_SECONDS
+def slot_of(when: datetime, seconds: int = SLOT_SECONDS) -> int:
+    """The half-hour (or ``seconds``-long) slot ``when`` (aware) falls in."""
+    return int(when.timestamp()) // seconds
 
 
-def slot_time(slot: int, tz: tzinfo) -> datetime:
-    return datetime.fromtimestamp(slot * SLOT_SECONDS, tz)
+def slot_time(slot: int, tz: tzinfo, seconds: int = SLOT_SECONDS) -> datetime:
+    return datetime.fromtimestamp(slot * seconds, tz)
 
 
 class SlotLedger:
@@ -58,14 +58,18 @@ class SlotLedger:
         tz: tzinfo,
         keep_recent: float = 130.0,
         clock: Callable[[], float] = time.time,
+        kinds: tuple[str, ...] = EPCS,
+        slot_seconds: int = SLOT_SECONDS,
     ) -> None:
         self.path = path
         self.tz = tz
+        self.kinds = kinds  # EA and EB; the minute ledger's D0 (minute_ledger.py)
+        self.slot_seconds = slot_seconds
         self.keep_recent = keep_recent
         self.clock = clock
         self.since: int | None = None  # None: nothing tracked yet (a first start)
-        self.have: dict[str, set[int]] = {e: set() for e in EPCS}
-        self.empty: dict[str, set[int]] = {e: set() for e in EPCS}
+        self.have: dict[str, set[int]] = {e: set() for e in kinds}
+        self.empty: dict[str, set[int]] = {e: set() for e in kinds}
         self.unrecoverable = 0  # slots lost for good (older than the meter's history)
         self.lost: tuple[int, int] | None = None  # the last such range (first, last slot)
         self.journal_epoch = ""
@@ -80,6 +84,12 @@ class SlotLedger:
         self._warned = False
 
     # --- what is covered ----------------------------------------------------------------------
+    def slot_of(self, when: datetime) -> int:
+        return slot_of(when, self.slot_seconds)
+
+    def slot_time(self, slot: int) -> datetime:
+        return slot_time(slot, self.tz, self.slot_seconds)
+
     def examined(self, epc: str, slot: int) -> bool:
         return slot in self.have[epc] or slot in self.empty[epc]
 
@@ -89,18 +99,18 @@ class SlotLedger:
             return {}
         out: dict[int, tuple[str, ...]] = {}
         for slot in range(max(first, self.since), last + 1):
-            lacking = tuple(e for e in EPCS if not self.examined(e, slot))
+            lacking = tuple(e for e in self.kinds if not self.examined(e, slot))
             if lacking:
                 out[slot] = lacking
         return out
 
     @property
     def newest(self) -> int | None:
-        slots = self.have["EA"] | self.have["EB"]
+        slots = set().union(*self.have.values())
         return max(slots) if slots else None
 
     def nodata(self) -> int:
-        return len(self.empty["EA"] | self.empty["EB"])
+        return len(set().union(*self.empty.values()))
 
     def recent(self) -> set[Mark]:
         """Marks written lately: perhaps not yet durable in the CSV and InfluxDB."""
@@ -112,7 +122,7 @@ class SlotLedger:
         if self.since is None:
             self.since = slot
             self._dirty = True
-            log.info("slot ledger starts at %s", slot_time(slot, self.tz).isoformat())
+            log.info("%s starts at %s", self.path.name, self.slot_time(slot).isoformat())
 
     def mark(self, epc: str, slot: int) -> bool:
         """A reading for ``slot`` is being published."""
@@ -147,7 +157,7 @@ class SlotLedger:
     def reopen(self, first: int, last: int) -> int:
         """Ask again for what the meter had no value for between ``first`` and ``last``."""
         n = 0
-        for e in EPCS:
+        for e in self.kinds:
             again = {s for s in self.empty[e] if first <= s <= last}
             self.empty[e] -= again
             n += len(again)
@@ -164,7 +174,8 @@ class SlotLedger:
         """Slots before ``oldest`` are out of the meter's reach: count what they lacked."""
         if self.since is None:
             return 0
-        lost = [s for s in range(self.since, oldest) if not all(self.examined(e, s) for e in EPCS)]
+        lost = [s for s in range(self.since, oldest)
+                if not all(self.examined(e, s) for e in self.kinds)]  # fmt: skip
         if lost:
             self.unrecoverable += len(lost)
             self.lost = (lost[0], lost[-1])
@@ -172,7 +183,7 @@ class SlotLedger:
             self.since = oldest
             self._dirty = True
         for sets in (self.have, self.empty):
-            for e in EPCS:
+            for e in self.kinds:
                 sets[e] -= {s for s in sets[e] if s < oldest}
         return len(lost)
 
@@ -203,12 +214,12 @@ class SlotLedger:
         base = self.since
         body = {
             "v": VERSION,
-            "since": slot_time(base, self.tz).isoformat(),
-            "newest": _iso(self.newest, self.tz),
-            "slots": SLOT_SECONDS,
-            **{e: self._bitmaps(e, base) for e in EPCS},
+            "since": self.slot_time(base).isoformat(),
+            "newest": self._iso(self.newest),
+            "slots": self.slot_seconds,
+            **{e: self._bitmaps(e, base) for e in self.kinds},
             "unrecoverable": self.unrecoverable,
-            "lost": [_iso(s, self.tz) for s in self.lost] if self.lost else None,
+            "lost": [self._iso(s) for s in self.lost] if self.lost else None,
             "journal": {"epoch": self.journal_epoch, "seq": self.journal_seq},
         }
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -233,13 +244,18 @@ class SlotLedger:
             "last": _pack({s for e, s in self.last_publish if e == epc}, base),
         }
 
+    def _iso(self, slot: int | None) -> str | None:
+        return None if slot is None else self.slot_time(slot).isoformat()
+
     def load(self) -> SlotLedger:
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             if data.get("v") != VERSION:
                 raise ValueError(f"version {data.get('v')!r}")
-            since = slot_of(datetime.fromisoformat(data["since"]))
-            for e in EPCS:
+            if data.get("slots", SLOT_SECONDS) != self.slot_seconds:
+                raise ValueError(f"slots of {data.get('slots')!r} s")
+            since = self.slot_of(datetime.fromisoformat(data["since"]))
+            for e in self.kinds:
                 self.have[e] = _unpack(data[e]["have"], since)
                 self.empty[e] = _unpack(data[e]["empty"], since)
                 self._older |= {(e, s) for s in _unpack(data[e].get("recent", ""), since)}
@@ -247,8 +263,8 @@ class SlotLedger:
             self.unrecoverable = int(data.get("unrecoverable", 0))
             lost = data.get("lost")
             if lost:
-                self.lost = (slot_of(datetime.fromisoformat(lost[0])),
-                             slot_of(datetime.fromisoformat(lost[1])))  # fmt: skip
+                self.lost = (self.slot_of(datetime.fromisoformat(lost[0])),
+                             self.slot_of(datetime.fromisoformat(lost[1])))  # fmt: skip
             self.journal_epoch = str(data.get("journal", {}).get("epoch", ""))
             self.journal_seq = int(data.get("journal", {}).get("seq", 0))
             self.since = since
@@ -280,7 +296,3 @@ def _unpack(text: str, base: int) -> set[int]:
         return set()
     bits = zlib.decompress(base64.b64decode(text, validate=True))
     return {base + i * 8 + b for i, byte in enumerate(bits) for b in range(8) if byte & (1 << b)}
-
-
-def _iso(slot: int | None, tz: tzinfo) -> str | None:
-    return None if slot is None else slot_time(slot, tz).isoformat()

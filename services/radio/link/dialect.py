@@ -26,10 +26,10 @@ class Dialect:
         side = " 0" if self.dual_stack else ""
         return f"SKSENDTO 1 {ip} 0E1A {secured}{side} {length:04X} ".encode()
 
-    @property
-    def rssi_register(self) -> str | None:
-        """``SKSREG SA2 1`` adds an RSSI token to ERXUDP, on dual-stack firmware only."""
-        return "SKSREG SA2 1" if self.dual_stack else None
+    def rssi_command(self, on: bool) -> str | None:
+        """``SKSREG SA2 1`` adds an RSSI token to ERXUDP (``0`` takes it away), on dual-stack
+        firmware only: single-stack firmware prints none either way."""
+        return f"SKSREG SA2 {int(on)}" if self.dual_stack else None
 
 
 DIALECTS: dict[str, Dialect] = {

@@ -1,20 +1,26 @@
 """Drive the dongle through keilog (``dongle.driver: keilog``) instead of our own transport.
 
-keilog (https://github.com/kjmat/keilog, the seed's library) is not on PyPI and never
-required: it is imported from a checkout at ``dongle.keilog_path`` only when chosen.  What is
-used of it (read from its ``keilib/broute.py`` at commit 127d414):
+keilog (https://github.com/kjmat/keilog, the keilog + Telegraf logger's radio library) is not
+on PyPI and never required: it is imported from a checkout at ``dongle.keilog_path`` only when
+chosen.  What is used of it (read from its ``keilib/broute.py`` at commit 127d414):
 
 - ``WiSunRL7023(port, baud, type)`` with ``type`` ``WiSunRL7023.IPS`` or ``.DSS``;
-- ``open()``, ``reset()``, ``setup(id, password)``, ``scan()`` (sets ``ipv6_addr``; caches
+- ``open()``, ``setup(id, password)``, ``scan()`` (sets ``ipv6_addr``; caches
   its result as ``scancache.json`` in the *working directory*, for an hour), ``join()``,
   ``sendto(frame)`` (only calls ``frame.encode()``, expecting hex text; True when it saw
   EVENT 21 and OK), ``receive()`` (one line, 1 s timeout; a ``DataFrame`` for an ERXUDP,
   else None), ``term()``, ``close()``; each returns True/False rather than raising.
 
-What keilog does not do, and the built-in driver does: raw (WOPT 00) payloads — so the
-dongle is switched to hex here first, once (see ``dongle.py``); PairID filtering of the
-scan; EVENT 29/32/33 (keilog logs events and drops them, so sends are never held); link
-quality.  Readings come out the same: the meter layer above is ours either way.
+What keilog needs of the dongle, and gets from :func:`configure` with ``KEILOG`` before it
+is handed the port: hex payloads (WOPT 01 where ROPT says raw), no RSSI token on dual-stack
+firmware (SA2 0: its DSS parser takes exactly ten ERXUDP tokens and drops every other frame),
+echo on (it skips one echo line after SKLL64).  keilog's ``reset()`` (SKRESET) is not called:
+whether SKRESET puts the registers back or keeps them (SA2 1 from an earlier run of the
+built-in driver, say) is not settled, and everything it was for is set explicitly instead.
+
+What keilog does not do, and the built-in driver does: raw (WOPT 00) payloads; PairID
+filtering of the scan; EVENT 29/32/33 (keilog logs events and drops them, so sends are never
+held); link quality.  Readings come out the same: the meter layer above is ours either way.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ import serial
 
 from common.config import Config
 from services.radio.condition import RadioCondition, RadioFault, Stopping
-from services.radio.link.dongle import configure
+from services.radio.link.dongle import KEILOG, configure
 from services.radio.link.session import SendFailed
 from services.radio.link.sk_reader import SkReader
 from services.radio.link.transport import Masker, PortLost, SkTransport, TransportError
@@ -195,19 +201,18 @@ class KeilogConnection:
         cls = self.module.WiSunRL7023
         dev = cls(str(device), 115200, cls.DSS if kind else cls.IPS)
         self.device = dev
-        if not (self._call(dev.open) and self._call(dev.reset)):
+        # No dev.reset(): SKRESET's effect on the registers is unsettled; _prepare set them.
+        if not self._call(dev.open):
             self.drop_port()
-            raise RadioFault("dongle-not-responding", "keilog could not reset the dongle")
+            raise RadioFault("dongle-not-responding", "keilog could not open the dongle")
         pwd, rbid = self.config.broute_password.reveal(), self.config.broute_id.reveal()
         if not self._call(lambda: dev.setup(rbid, pwd)):
             self.drop_port()
             raise RadioFault("dongle-not-responding", "keilog could not set the credentials")
 
     def _prepare(self, device: Path) -> bool:
-        """Our own look at the dongle first: its dialect, and hex payloads (keilog needs them).
-
-        Echo is switched back on afterwards: keilog skips one echo line after SKLL64.
-        """
+        """Our own look at the dongle first: its dialect, and the state keilog needs
+        (``KEILOG``: hex payloads, SA2 0, echo on), each set explicitly."""
         try:
             port = serial.Serial(str(device), 115200, timeout=0.2, exclusive=True)
         except (serial.SerialException, OSError) as exc:
@@ -215,8 +220,7 @@ class KeilogConnection:
         with port:
             t = SkTransport(port, SkReader(), self.config.secrets(), self.timing.command)
             try:
-                info = configure(t, self.config, self.timing, need_ascii=True)
-                t.command("SKSREG SFE 1", self.timing.command)
+                info = configure(t, self.config, self.timing, KEILOG)
             except TransportError as exc:
                 raise RadioFault("dongle-not-responding", str(exc)) from exc
         self.condition.detail(dialect=info.dialect.name, driver="keilog")

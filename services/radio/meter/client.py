@@ -9,6 +9,7 @@ of the wait stops.  Frames the meter sends unasked go to the notification handle
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -30,10 +31,12 @@ from common.echonet import (
     decode_digits,
     decode_energy_raw,
     decode_measurements,
+    decode_one_minute_energy,
     decode_property_map,
     decode_unit,
     get_request,
 )
+from common.echonet_release_r import RouteBId, decode_route_b_id
 from services.radio.condition import RadioCondition
 from services.radio.link.session import SendFailed
 from services.radio.meter.wraparound import CounterWatch
@@ -77,6 +80,13 @@ class Identity:
     serial: str | None
     release: str | None
     get_map: frozenset[int] | None  # None: the meter did not say (assume everything)
+
+    def key(self) -> str | None:
+        """A meter without C0: its maker code and serial number (8A + 8D), hashed like C0's
+        (``RouteBId.key``)."""
+        if not self.serial:
+            return None
+        return "sn-" + hashlib.sha256(f"{self.maker}/{self.serial}".encode()).hexdigest()[:16]
 
 
 class MeterClient:
@@ -213,15 +223,34 @@ class MeterClient:
                 continue
             try:
                 measurements = decode_measurements(prop.epc, prop.edt, self.scaling)
-                if prop.epc in (0xE0, 0xE3):
-                    raw = decode_energy_raw(prop.epc, prop.edt)
-                    if raw is not None:
-                        self.watch.observe(prop.epc, raw, self.scaling)
+                self._watch(prop.epc, prop.edt)
             except EchonetFormatError as exc:
                 log.warning("bad value from the meter: %s", exc)
                 continue
             answers.append(Answer(prop.epc, measurements, at))
         return answers, refused
+
+    def _watch(self, epc: int, edt: bytes) -> None:
+        """Counters passing 10^D7 (wraparound.py): E0, E3 and both of D0's."""
+        if epc in (0xE0, 0xE3):
+            counters = [(f"{epc:02X}", decode_energy_raw(epc, edt))]
+        elif epc == 0xD0:
+            _, forward, reverse = decode_one_minute_energy(edt)
+            counters = [("D0 forward", forward), ("D0 reverse", reverse)]
+        else:
+            return
+        for name, raw in counters:
+            if raw is not None:
+                self.watch.observe(name, raw, self.scaling)
+
+    def route_b_id(self) -> RouteBId | None:
+        """C0, once per join on a meter that lists it; None if refused or malformed."""
+        values = {p.epc: p.edt for p in self.get([0xC0]).properties if p.edt}
+        try:
+            return decode_route_b_id(values[0xC0]) if 0xC0 in values else None
+        except EchonetFormatError as exc:
+            log.warning("unreadable B-route identification number (C0): %s", exc)
+            return None
 
     def _update_scaling(self, props: list, refused: set[int]) -> None:
         coefficient, unit = self.scaling.coefficient, self.scaling.unit_kwh

@@ -38,15 +38,16 @@ def infc_response(frame: Frame) -> Frame:
 
 
 class SeenHalfHours:
-    """The (EPC, meter time) pairs already published, the last few days' worth."""
+    """The (EPC, meter time) pairs already published, the last few days' worth (of
+    half-hours; the poller keeps a second one for the minutes of D0)."""
 
     def __init__(self, size: int = 400) -> None:
-        self._order: deque[tuple[int, datetime]] = deque()
-        self._set: set[tuple[int, datetime]] = set()
+        self._order: deque[tuple[int, str, datetime]] = deque()
+        self._set: set[tuple[int, str, datetime]] = set()
         self.size = size
 
-    def first_time(self, epc: int, when: datetime) -> bool:
-        key = (epc, when)
+    def first_time(self, epc: int, when: datetime, dataid: str = "") -> bool:
+        key = (epc, dataid, when)
         if key in self._set:
             return False
         self._order.append(key)

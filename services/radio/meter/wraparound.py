@@ -24,14 +24,14 @@ _PLAUSIBLE_SHARE = 0.1
 
 @dataclass(frozen=True)
 class Step:
-    epc: int
+    epc: str  # "E0", "E3", "D0 forward", "D0 reverse"
     previous: int
     current: int
     delta: int | None  # raw units consumed since the previous reading; None if unknowable
     wrapped: bool
 
 
-def step(epc: int, previous: int, current: int, digits: int | None) -> Step:
+def step(epc: str, previous: int, current: int, digits: int | None) -> Step:
     if current >= previous:
         return Step(epc, previous, current, current - previous, False)
     if digits is None:
@@ -46,9 +46,9 @@ def step(epc: int, previous: int, current: int, digits: int | None) -> Step:
 class CounterWatch:
     def __init__(self, on_wrap: Callable[[Step], None]) -> None:
         self.on_wrap = on_wrap
-        self._last: dict[int, int] = {}
+        self._last: dict[str, int] = {}
 
-    def observe(self, epc: int, raw: int, scaling: Scaling) -> Step | None:
+    def observe(self, epc: str, raw: int, scaling: Scaling) -> Step | None:
         previous = self._last.get(epc)
         self._last[epc] = raw
         if previous is None:
@@ -57,13 +57,13 @@ class CounterWatch:
         if s.wrapped:
             assert s.delta is not None
             log.warning(
-                "%02X wrapped at 10^%s (%d → %d): %s kWh consumed across the wrap, not a drop",
+                "%s wrapped at 10^%s (%d → %d): %s kWh consumed across the wrap, not a drop",
                 epc, scaling.digits, previous, raw, scaling.kwh(s.delta),
             )  # fmt: skip
             self.on_wrap(s)
         elif s.delta is None:
             log.warning(
-                "%02X went back from %d to %d: not a wrap at 10^%s (a replaced meter?); "
+                "%s went back from %d to %d: not a wrap at 10^%s (a replaced meter?); "
                 "no consumption is derived across it",
                 epc, previous, raw, scaling.digits,
             )  # fmt: skip

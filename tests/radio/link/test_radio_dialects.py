@@ -2,7 +2,10 @@
 
 test_radio_faults.py runs the whole fault matrix on RL7023 Stick-D/IPS and BP35C2; the other
 three dialects get a representative subset here: wire noise, the meter going silent, USB
-loss, the meter ending the session.
+loss, the meter ending the session.  The quick detection-and-readings test runs each
+dual-stack dialect under both answers to what SKRESET does to the registers and the echo
+flag (unsettled, services/simulator/dongle_memory.py), on a dongle another program left with
+echo off and SA2 1.
 """
 
 from __future__ import annotations
@@ -20,16 +23,18 @@ DIALECTS = ["rl7023-ips", "bp35a1", "rl7023-dss", "bp35c2", "rs-wsuha-p"]
 DETECTED = {"rs-wsuha-p": "bp35c2"}
 DUAL_STACK = {"rl7023-dss", "bp35c2", "rs-wsuha-p"}
 OTHERS = ["bp35a1", "rl7023-dss", "rs-wsuha-p"]
+KEEPS = ("--skreset-registers", "keep", "--skreset-echo", "keep")
+DETECTION = [(d, ()) for d in DIALECTS] + [(d, KEEPS) for d in DIALECTS if d in DUAL_STACK]
 
 
 @pytest.fixture
 def make_rig(tmp_path):
     rigs: list[RadioRig] = []
 
-    def make(dialect: str, **kwargs) -> RadioRig:
+    def make(dialect: str, before_radio=None, **kwargs) -> RadioRig:
         rig = RadioRig(tmp_path / f"rig{len(rigs)}", dialect=dialect, **kwargs)
         rigs.append(rig)
-        return rig.start()
+        return rig.start(before_radio)
 
     yield make
     for rig in rigs:
@@ -44,9 +49,13 @@ def finish(rig: RadioRig) -> dict:
     return rig.seen.last_status()
 
 
-@pytest.mark.parametrize("dialect", DIALECTS)
-def test_dialect_is_detected_and_readings_match(make_rig, dialect):
-    rig = make_rig(dialect)
+@pytest.mark.parametrize(
+    ("dialect", "memory"),
+    DETECTION,
+    ids=[f"{d}-{'keeps' if m else 'factory'}" for d, m in DETECTION],
+)
+def test_dialect_is_detected_and_readings_match(make_rig, dialect, memory):
+    rig = make_rig(dialect, sim_args=memory, before_radio=RadioRig.leave_dongle_used)
     factory_raw = rig.control.status()["binary_payloads"]
     rig.wait_readings(6)
     status = finish(rig)
