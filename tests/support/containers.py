@@ -65,7 +65,7 @@ def say(message: str) -> None:
 
 def unavailable(reason: str) -> None:
     """Skip when the developer has no engine; fail when CI promised one."""
-    hint = f"; install the Debian packages in {PACKAGES.relative_to(PROJECT)} as root"
+    hint = f"; scripts/test --containers installs {PACKAGES.relative_to(PROJECT)} (as root)"
     if PROMISED:
         pytest.fail(reason + hint, pytrace=False)
     pytest.skip(reason + hint)
