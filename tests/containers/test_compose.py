@@ -158,11 +158,11 @@ def compose(tmp_path_factory):
     settings(project, acquisition={"interval_seconds": 2}, storage={"flush_interval_seconds": 1})
     c = Compose(podman, project, port)
     c("down", "-v", timeout=300)  # what an interrupted earlier run left
-    t0 = time.monotonic()
-    c("up", "-d", "--build")
-    say(f"podman-compose up -d --build: {time.monotonic() - t0:.0f} s "
-        f"(with the base image: {time.monotonic() - started:.0f} s)")  # fmt: skip
     try:
+        t0 = time.monotonic()
+        c("up", "-d", "--build")
+        say(f"podman-compose up -d --build: {time.monotonic() - t0:.0f} s "
+            f"(with the base image: {time.monotonic() - started:.0f} s)")  # fmt: skip
         yield c
     finally:
         c("down", "-v", timeout=300)
