@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import zmq
@@ -42,6 +43,23 @@ class Cursor:
     def as_dict(self) -> dict[str, Any]:
         return {"epoch": self.epoch, "seq": self.seq}
 
+    def save(self, path: Path) -> None:
+        """Atomically (a crash leaves the old cursor or the new one), without fsync: a
+        subscriber keeps its cursor in the runtime dir next to the journal it points into
+        (tmpfs on the appliance), where only a process crash, never a power cut, can hit it."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(json.dumps(self.as_dict()))
+        tmp.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> Cursor | None:
+        """The saved cursor, or None (none saved, or unreadable: start from the journal)."""
+        try:
+            data = json.loads(path.read_text())
+            return cls(str(data["epoch"]), int(data["seq"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
 
 @dataclass
 class BusCounters:
@@ -67,7 +85,7 @@ class CatchUpSubscriber:
         self.dealer: zmq.Socket | None = None
         self.need_catch_up = True  # always on start: subscribe first, then catch up
         self._poller: zmq.Poller | None = None
-        self._wake: int | None = None
+        self._wake: tuple[int, ...] | None = None
 
     def _dealer(self) -> zmq.Socket:
         if self.dealer is None:
@@ -83,15 +101,17 @@ class CatchUpSubscriber:
             self.dealer.close()
             self.dealer = None
 
-    def poll(self, timeout_ms: int | None, wake: int | None = None) -> list[Reading]:
+    def poll(
+        self, timeout_ms: int | None, wake: int | tuple[int, ...] | None = None
+    ) -> list[Reading]:
         """New readings, in order, each once; waits up to ``timeout_ms`` for live ones.
 
         While catching up, each call returns at most one page (``PAGE`` readings) and does
         not wait: call again until :attr:`need_catch_up` is false.
 
-        ``wake``: a file descriptor (:meth:`common.service.Stopper.fileno`) whose readability
-        ends the wait, so a service can wait long (``timeout_ms`` None: until a message)
-        and still stop at once.
+        ``wake``: a file descriptor (:meth:`common.service.Stopper.fileno`), or several,
+        whose readability ends the wait, so a service can wait long (``timeout_ms`` None:
+        until a message) and still stop at once.
         """
         out: list[Reading] = []
         if self.need_catch_up:
@@ -109,15 +129,17 @@ class CatchUpSubscriber:
             out += self._catch_up()
         return out
 
-    def _wait(self, timeout_ms: int | None, wake: int | None) -> bool:
+    def _wait(self, timeout_ms: int | None, wake: int | tuple[int, ...] | None) -> bool:
         """True when a live message is waiting (after up to ``timeout_ms``)."""
         if wake is None:
             return bool(self.sub.poll(timeout_ms))
-        if self._poller is None or self._wake != wake:
+        wakes = wake if isinstance(wake, tuple) else (wake,)
+        if self._poller is None or self._wake != wakes:
             self._poller = zmq.Poller()
             self._poller.register(self.sub, zmq.POLLIN)
-            self._poller.register(wake, zmq.POLLIN)
-            self._wake = wake
+            for fd in wakes:
+                self._poller.register(fd, zmq.POLLIN)
+            self._wake = wakes
         return self.sub in dict(self._poller.poll(timeout_ms))
 
     def _live(self, parts: list[bytes]) -> list[Reading]:

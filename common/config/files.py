@@ -64,7 +64,8 @@ def read_yaml(path: Path) -> tuple[dict[str, Any], list[str]]:
 
 
 def read_env(paths: Paths, environ: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """The .env file's values, overridden by the environment's BROUTE_*, INFLUXDB_*, SERIAL_PORT."""
+    """The .env file's values, overridden by the environment's BROUTE_*, INFLUXDB_*, MQTT_*,
+    SERIAL_PORT."""
     values: dict[str, str] = {}
     problems: list[str] = []
     # Read it here rather than in dotenv: dotenv silently returns nothing for a directory
@@ -83,7 +84,8 @@ def read_env(paths: Paths, environ: dict[str, str]) -> tuple[dict[str, str], lis
         loaded = dotenv_values(stream=io.StringIO(text))
         values.update({k: v for k, v in loaded.items() if v is not None})
     # The real environment wins over the file, as with docker's env_file.
-    values.update({k: v for k, v in environ.items() if k.startswith(("BROUTE_", "INFLUXDB_"))})
+    secret = ("BROUTE_", "INFLUXDB_", "MQTT_")
+    values.update({k: v for k, v in environ.items() if k.startswith(secret)})
     if "SERIAL_PORT" in environ:
         values["SERIAL_PORT"] = environ["SERIAL_PORT"]
     return values, problems

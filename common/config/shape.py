@@ -4,7 +4,7 @@ services read.  Each section's keys, defaults and settings class live in its own
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +16,7 @@ from common.config.sections.csv_files import CsvSettings
 from common.config.sections.dongle import SIMULATOR
 from common.config.sections.health import HealthSettings
 from common.config.sections.influxdb import InfluxSettings
+from common.config.sections.mqtt import MqttSettings
 from common.config.sections.schedule import ScheduleGroup
 from common.config.sections.storage import StorageSettings
 from common.paths import Paths
@@ -46,6 +47,7 @@ class Config:
     schedule: tuple[ScheduleGroup, ...] = ()
     backfill: bool = True  # read missed EA/EB half-hours back from the meter's history
     backfill_requests_per_minute: float = 6.0
+    mqtt: MqttSettings = field(default_factory=MqttSettings)
 
     @property
     def uses_simulator(self) -> bool:
@@ -62,4 +64,5 @@ class Config:
 
     def secrets(self) -> list[str]:
         """Every secret value, for tests and log scrubbing."""
-        return [s.reveal() for s in (self.broute_id, self.broute_password, self.influx.token) if s]
+        held = (self.broute_id, self.broute_password, self.influx.token, self.mqtt.password)
+        return [s.reveal() for s in held if s]

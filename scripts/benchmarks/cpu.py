@@ -11,19 +11,21 @@ import time
 
 from scripts.benchmarks import procfs
 from scripts.benchmarks.figure import Figure, say, table
-from scripts.benchmarks.stack import Stack, VictoriaMetrics, wait_for
+from scripts.benchmarks.stack import Mosquitto, Stack, VictoriaMetrics, wait_for
 
 TARGET_PERCENT = 0.1  # of one core
 KEILOG_PERCENT = 0.05
 NOT_APPLIANCE = {"simulator"}
 
 
-def steady_stack(vm: VictoriaMetrics) -> Stack:
-    """The appliance polling E7 every 10 s, writing CSV and InfluxDB; defaults otherwise."""
+def steady_stack(vm: VictoriaMetrics, broker: Mosquitto) -> Stack:
+    """The appliance polling E7 every 10 s with every writer on (CSV, InfluxDB, MQTT);
+    defaults otherwise."""
     stack = Stack(
         "steady", settings={"acquisition": {"interval_seconds": 10, "properties": ["E7"]}}
     )
     stack.use_influx(vm.url)
+    stack.use_mqtt(broker.url)
     return stack
 
 

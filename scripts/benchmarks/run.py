@@ -1,9 +1,9 @@
-"""scripts/bench: the six figures of docs/benchmarks.md, each with its target and verdict.
+"""scripts/bench: the seven figures of docs/benchmarks.md, each with its target and verdict.
 
 A benchmark, not a test: it always exits 0 once it has measured (a missed target is a
 figure to explain, not a failure); it exits non-zero only when it could not measure.
 
-    scripts/bench [--quick] [--only writes,memory,cpu,drain,latency,startup]
+    scripts/bench [--quick] [--only writes,memory,cpu,drain,latency,startup,page]
                   [--markdown FILE] [--json FILE]
 
 ``--markdown FILE`` writes the report (machine, commands, table, breakdowns); if FILE holds
@@ -34,7 +34,7 @@ elif str(ROOT) not in sys.path:
 
 from scripts.benchmarks.figure import Figure, say, table  # noqa: E402
 
-FIGURES = ("writes", "memory", "cpu", "drain", "latency", "startup")
+FIGURES = ("writes", "memory", "cpu", "drain", "latency", "startup", "page")
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 
 
@@ -90,7 +90,7 @@ def _fs(path: Path) -> str:
 
 
 def run_figures(names: list[str], quick: bool) -> list[Figure]:
-    from scripts.benchmarks import cpu, drain, latency, memory, startup, writes
+    from scripts.benchmarks import cpu, drain, latency, memory, page, startup, writes
 
     out: list[Figure] = []
 
@@ -110,18 +110,21 @@ def run_figures(names: list[str], quick: bool) -> list[Figure]:
         out.append(timed(latency.run, quick))
     if "startup" in names:
         out.append(timed(startup.run, quick))
+    if "page" in names:
+        out.append(timed(page.run, quick))
     return sorted(out, key=lambda f: f.number)
 
 
 def timed_steady(names: list[str], quick: bool, cpu, memory) -> list[Figure]:
-    """Memory and CPU share one run: E7 every 10 s, InfluxDB healthy."""
-    from scripts.benchmarks.stack import VictoriaMetrics
+    """Memory and CPU share one run: E7 every 10 s, InfluxDB and the MQTT broker healthy."""
+    from scripts.benchmarks.stack import Mosquitto, VictoriaMetrics
 
     window = 120.0 if quick else 600.0
     out = []
     t0 = time.monotonic()
     vm = VictoriaMetrics("steady-vm").start()
-    stack = cpu.steady_stack(vm)
+    broker = Mosquitto("steady-mqtt").start()
+    stack = cpu.steady_stack(vm, broker)
     memory.prepare(stack)
     try:
         stack.start()
@@ -139,6 +142,7 @@ def timed_steady(names: list[str], quick: bool, cpu, memory) -> list[Figure]:
         stack.stop()
         stack.cleanup()
         vm.stop()
+        broker.stop()
     return out
 
 

@@ -2,7 +2,8 @@
 
 Data and logs go to a real disk (``/var/tmp``), because ``write_bytes`` counts what reaches
 the block layer and tmpfs has none; the runtime dir (journal, sockets) goes to ``/dev/shm``,
-a tmpfs like ``/run`` on the appliance.  VictoriaMetrics stands in for InfluxDB v2.
+a tmpfs like ``/run`` on the appliance.  VictoriaMetrics stands in for InfluxDB v2; a local
+mosquitto is the MQTT broker.
 """
 
 from __future__ import annotations
@@ -136,6 +137,43 @@ class VictoriaMetrics:
         remove(self.dir)
 
 
+# --- an MQTT broker --------------------------------------------------------------------------
+class Mosquitto:
+    """Debian's mosquitto on a free loopback port, anonymous, for the MQTT publisher."""
+
+    def __init__(self, name: str = "mqtt") -> None:
+        binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not Path(binary).exists():
+            raise SystemExit("mosquitto is not installed: apt-get install -y mosquitto")
+        self.binary = binary
+        self.dir = scratch(name, TMPFS_BASE)
+        self.port = free_port()
+        self.url = f"mqtt://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> Mosquitto:
+        import getpass
+
+        conf = self.dir / "mosquitto.conf"
+        conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n"
+                        f"user {getpass.getuser()}\n")  # fmt: skip
+        self.proc = subprocess.Popen([self.binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)  # fmt: skip
+
+        def listening() -> bool:
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_for(listening, 10, "mosquitto")
+        return self
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+        remove(self.dir)
+
+
 # --- the stack ------------------------------------------------------------------------------
 @dataclass
 class Stack:
@@ -177,7 +215,8 @@ class Stack:
         return self.paths.replay_endpoint
 
     def environ(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BROUTE_", "INFLUXDB_"))}
+        secret = ("BROUTE_", "INFLUXDB_", "MQTT_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(secret)}
         env.update(
             SMARTMETER_HOME=str(self.root),
             SMARTMETER_CONFIG=str(self.root / "settings.yml"),
@@ -225,6 +264,10 @@ class Stack:
         self.env_values.update(
             INFLUXDB_URL=url, INFLUXDB_TOKEN=TOKEN, INFLUXDB_ORG=ORG, INFLUXDB_BUCKET=BUCKET
         )
+
+    def use_mqtt(self, url: str) -> None:
+        self.settings = deep_merge(self.settings, {"mqtt": {"enabled": True}})
+        self.env_values.update(MQTT_URL=url)
 
     # --- running ----------------------------------------------------------------------------
     def start(self) -> Stack:

@@ -17,6 +17,7 @@ from common.config import (
     read_settings_env,
     serial_port,
 )
+from common.health_client import fetch_health, health_url
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
 from services.ctl import backfill as backfill_mod
@@ -28,14 +29,12 @@ from services.ctl.status_report import (
     CRITICAL,
     UNKNOWN,
     Report,
-    fetch_health,
     gather,
-    health_url,
     render,
     render_config,
 )
 
-SERVICES = ("radio", "csv_rotator", "influx_writer", "health", "simulator")
+SERVICES = ("radio", "csv_rotator", "influx_writer", "mqtt_publisher", "health", "simulator")
 
 
 def _version() -> str:
@@ -153,6 +152,10 @@ def config_check() -> None:
         f"to {cfg.influx.url}, bucket {cfg.influx.bucket}" if cfg.influx.enabled else "disabled"
     )
     click.echo(f"influxdb: {influx}")
+    mqtt = (
+        f"to {cfg.mqtt.where}, under {cfg.mqtt.topic_prefix}/" if cfg.mqtt.enabled else "disabled"
+    )
+    click.echo(f"mqtt:     {mqtt}")
     click.echo(f"health:   {health_url(cfg.health.bind, cfg.health.port)}")
     click.echo("config OK")
 

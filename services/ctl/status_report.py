@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from common.health_client import fetch_health
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, process_info
 
@@ -38,19 +37,6 @@ class Report:
             "processes": self.processes,
             "health": self.health,
         }
-
-
-def health_url(bind: str, port: int) -> str:
-    host = "127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind
-    return f"http://{host}:{port}/health"
-
-
-def fetch_health(url: str, timeout: float = 5.0) -> dict[str, Any]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
-            return json.loads(answer.read())
-    except urllib.error.HTTPError as exc:  # 503 carries the verdict too
-        return json.loads(exc.read())
 
 
 def gather(paths: Paths, url: str) -> Report:
@@ -188,7 +174,8 @@ def render(report: Report) -> str:
     fresh = _check(report, "readings:freshness")
     if fresh:
         out.append(f"  readings       {fresh.get('output', '')}")
-    for key, label in (("csv:write", "csv"), ("influxdb:delivery", "influxdb")):
+    for key, label in (("csv:write", "csv"), ("influxdb:delivery", "influxdb"),
+                       ("mqtt:delivery", "mqtt")):  # fmt: skip
         c = _check(report, key)
         if not c:
             continue
@@ -198,6 +185,8 @@ def render(report: Report) -> str:
             text += (
                 f" (queue {counters['queue_depth']}, dead letters {counters.get('deadletter', 0)})"
             )
+        if key == "mqtt:delivery" and c.get("status") != "pass":
+            text = f"{c.get('cause', '')}: {text}"  # the cause to look up in docs/home-assistant.md
         if key == "csv:write" and details.get("last_write"):
             text += f" (last write {details['last_write']})"
         out.append(f"  {label:<14} {text}")

@@ -10,6 +10,8 @@ from common.config import Config
 from common.service import Stopper, run_service
 from services.health import metrics, page, verdict
 from services.health.collector import Collector
+from services.health.energy.api import EnergyApi
+from services.health.energy.book import EnergyBook
 from services.health.server import HealthServer, json_route
 from services.health.state import HealthState
 
@@ -19,18 +21,21 @@ log = logging.getLogger("health")
 def main(config: Config, stopper: Stopper) -> int:
     state = HealthState(tz=config.timezone)
     stop = threading.Event()
-    collector = Collector(config, state, stop, wake=stopper.fileno())
+    csv_dir = config.csv.directory if config.csv.enabled else None
+    book = EnergyBook(config.timezone, config.paths.data_dir, csv_dir)
+    book.start(stop)
+    collector = Collector(config, state, stop, wake=stopper.fileno(), book=book)
     collector.start()
 
     def build() -> dict:
         collector.processes()  # supervisord is asked when someone asks us, not on a timer
         return verdict.build(state, config)
 
-    def html() -> tuple[int, str, bytes]:
+    def html(query: dict[str, str]) -> tuple[int, str, bytes]:
         v = build()
         return verdict.http_code(v), "text/html; charset=utf-8", page.render(state, v).encode()
 
-    def prom() -> tuple[int, str, bytes]:
+    def prom(query: dict[str, str]) -> tuple[int, str, bytes]:
         v = build()
         return (
             200,
@@ -42,6 +47,7 @@ def main(config: Config, stopper: Stopper) -> int:
         "/health": json_route(build, verdict.http_code),
         "/metrics": prom,
         "/": html,
+        **EnergyApi(book, state, csv_dir).routes(),
     }
     try:
         server = HealthServer(config.health.bind, config.health.port, routes)
@@ -62,6 +68,7 @@ def main(config: Config, stopper: Stopper) -> int:
     log.info("health endpoint on http://%s:%d/health", config.health.bind, config.health.port)
     stopper.event.wait()
     stop.set()
+    book.stop()
     return 0
 
 

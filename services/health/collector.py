@@ -14,6 +14,7 @@ from common.bus import CatchUpSubscriber, Cursor
 from common.config import Config
 from common.status import TOPIC_STATUS, status_endpoint
 from common.supervisor_rpc import SupervisorUnavailable, process_info
+from services.health.energy.book import EnergyBook
 from services.health.state import HealthState
 
 log = logging.getLogger("health")
@@ -40,8 +41,10 @@ class Collector:
         state: HealthState,
         stop: threading.Event,
         wake: int | None = None,
+        book: EnergyBook | None = None,
     ) -> None:
         self.config = config
+        self.book = book
         self.state = state
         self.stop = stop
         self.wake = wake
@@ -84,14 +87,16 @@ class Collector:
             sock.close()
 
     def _readings(self) -> None:
-        # A fresh cursor each start: the journal's replay gives today's curve back after a
-        # restart of this service, and health keeps no state on disk.
+        # A fresh cursor each start: the journal's replay gives today's curve (and today's
+        # energy, and the days the journal holds when CSV is off) back after a restart.
         paths = self.config.paths
         sub = CatchUpSubscriber(paths.readings_endpoint, paths.replay_endpoint, Cursor())
         try:
             while not self.stop.is_set():
                 for reading in sub.poll(self.timeout_ms, wake=self.wake):
                     self.state.on_reading(reading)
+                    if self.book is not None:
+                        self.book.on_reading(reading)
                 if sub.last_heartbeat is not None:
                     self.state.on_heartbeat(sub.last_heartbeat)
         finally:

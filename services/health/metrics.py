@@ -121,6 +121,24 @@ def render(state: HealthState, verdict: dict[str, Any], unitid: str) -> str:
     ):
         if isinstance(influx.get(key), int | float):
             x.metric(name, kind, text, [(u, influx[key])])
+    mqtt = statuses.get("mqtt_publisher", {})
+    if isinstance(mqtt.get("details", {}).get("connected"), bool):
+        x.metric(
+            "smartmeter_mqtt_connected",
+            "gauge",
+            "1 while the MQTT publisher is connected to its broker",
+            [(u, 1.0 if mqtt["details"]["connected"] else 0.0)],
+        )
+        for key, name, text in (
+            ("published", "smartmeter_mqtt_published_total", "Readings sent on the MQTT stream"),
+            (
+                "acknowledged",
+                "smartmeter_mqtt_acknowledged_total",
+                "Stream readings the broker acknowledged",
+            ),
+        ):
+            if isinstance(mqtt.get("counters", {}).get(key), int | float):
+                x.metric(name, "counter", text, [(u, mqtt["counters"][key])])
     for service, status in sorted(statuses.items()):
         for key, value in sorted(status.get("counters", {}).items()):
             if isinstance(value, int | float) and not isinstance(value, bool):

@@ -1,7 +1,9 @@
-"""GET /: a small status page a person can read, with today's power curve.
+"""GET /: the page a person opens: energy bought and sold on top, the health status below.
 
-Self-contained (no CDN, no script): the curve is an inline SVG drawn here, and the page
-reloads itself every 30 s.  Labels in Japanese and English.
+Self-contained (no CDN, no external font): the energy part is drawn by a small inline script
+from the JSON API (energy/page.js) and the power curve is an inline SVG drawn here.  The
+script redraws both in place every 30 s, so the page never reloads (no flicker).  Labels in
+Japanese and English.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.health.energy import page as energy_page
 from services.health.state import HealthState
 
 COLOURS = {"pass": "#1b7f3b", "warn": "#b26a00", "fail": "#b3261e"}
@@ -62,6 +65,12 @@ def _curve_svg(points: list[tuple[float, float]], tz: ZoneInfo) -> str:
     )
 
 
+def _cause(check: dict) -> str:
+    """The named cause of a check that does not pass: what docs/operations.md explains."""
+    cause = check.get("cause")
+    return f" ({escape(str(cause))})" if check["status"] != "pass" and cause else ""
+
+
 def _meter_line(verdict: dict[str, Any]) -> str:
     """Which meter: its maker and, on a Release R meter, its B-route ID (masked by the radio:
     only the maker code and the last 4 characters; the rest identifies a household)."""
@@ -94,7 +103,7 @@ def render(state: HealthState, verdict: dict[str, Any]) -> str:
         )
     checks = "".join(
         f"<tr><td>{escape(key)}</td><td style='color:{COLOURS[c[0]['status']]}'>"
-        f"{c[0]['status']}</td><td>{escape(str(c[0].get('output', '')))}</td></tr>"
+        f"{c[0]['status']}{_cause(c[0])}</td><td>{escape(str(c[0].get('output', '')))}</td></tr>"
         for key, c in verdict["checks"].items()
     )
     curve = _curve_svg(state.today_curve(), tz)
@@ -102,7 +111,6 @@ def render(state: HealthState, verdict: dict[str, Any]) -> str:
     now = datetime.now(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
     return f"""<!doctype html>
 <html lang="ja"><head><meta charset="utf-8">
-<meta http-equiv="refresh" content="30">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>スマートメーター / Smart meter — {WORDS[status]}</title>
 <style>
@@ -112,8 +120,13 @@ body {{ font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }}
 table {{ border-collapse: collapse; margin: .5em 0 1.5em; }}
 td, th {{ border-bottom: 1px solid #ddd; padding: .25em .8em; text-align: left; }}
 td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
-</style></head><body>
+#curve {{ max-width: 100%; height: auto; }}
+</style>
+{energy_page.script()}</head><body>
 <h1>スマートメーター ロガー / Smart-meter logger</h1>
+{energy_page.section()}
+<section id="health">
+<h2>状態 / Status</h2>
 <p>状態 Status: <span id="verdict" data-status="{status}">{WORDS[status]}</span>
  <small>({now})</small></p>
 {meter}
@@ -125,6 +138,8 @@ td.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 <h2>各部の状態 / Components</h2>
 <table id="checks"><tr><th>項目 Check</th><th>状態 Status</th><th>説明 Detail</th></tr>
 {checks}</table>
-<p><a href="/health">/health</a> · <a href="/metrics">/metrics</a></p>
+<p><a href="/health">/health</a> · <a href="/metrics">/metrics</a>
+ · <a href="/api/energy/summary">/api/energy/summary</a></p>
+</section>
 </body></html>
 """

@@ -20,7 +20,9 @@ RANK = {"pass": 0, "warn": 1, "fail": 2}
 STATUS_STALE = 45.0  # seconds without a status from a running service (3 intervals)
 DISK_WARN = 200 * 1024 * 1024
 DISK_FAIL = 20 * 1024 * 1024
-SERVICES = ("radio", "csv_rotator", "influx_writer")
+SERVICES = ("radio", "csv_rotator", "influx_writer", "mqtt_publisher")
+# A writer whose trouble never fails the logger: the readings are safe elsewhere.
+AT_MOST_WARN = ("mqtt_publisher",)
 
 
 def _version() -> str:
@@ -92,8 +94,10 @@ def _service_statuses(
 ) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for name in SERVICES:
-        if (name == "influx_writer" and not config.influx.enabled) or (
-            name == "csv_rotator" and not config.csv.enabled
+        if (
+            (name == "influx_writer" and not config.influx.enabled)
+            or (name == "csv_rotator" and not config.csv.enabled)
+            or (name == "mqtt_publisher" and not config.mqtt.enabled)
         ):
             continue
         status = state.statuses.get(name)
@@ -108,6 +112,7 @@ def _service_statuses(
             "radio": "radio:link",
             "csv_rotator": "csv:write",
             "influx_writer": "influxdb:delivery",
+            "mqtt_publisher": "mqtt:delivery",
         }[name]
         if status is None:
             if name in running:
@@ -121,6 +126,8 @@ def _service_statuses(
         if age is not None and age > STATUS_STALE and cause != "stopped":
             level, cause = "fail", "not-reporting"
             message = f"{name} has sent no status for {age:.0f} s; it may be hung"
+        if name in AT_MOST_WARN and level == "fail":
+            level = "warn"
         c = check(level, cause, message, cause, at=status.get("time"))
         c["counters"] = status.get("counters", {})
         c["details"] = status.get("details", {})

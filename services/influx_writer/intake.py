@@ -16,7 +16,6 @@ cursor never runs ahead of a reading that is neither delivered nor queued.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import sqlite3
@@ -46,11 +45,7 @@ def load_handled(path: Path | None, queued: Cursor) -> Cursor:
     queue that was set aside as damaged: then the journal is read again, which only
     resends)."""
     if path is not None:
-        try:
-            data = json.loads(path.read_text())
-            kept = Cursor(str(data["epoch"]), int(data["seq"]))
-        except (OSError, ValueError, KeyError, TypeError):
-            kept = None
+        kept = Cursor.load(path)
         if kept is not None and kept.epoch == queued.epoch and kept.seq >= queued.seq:
             return kept
     return Cursor(queued.epoch, queued.seq)
@@ -153,10 +148,8 @@ class Intake:
         self.handled = Cursor(cursor.epoch, cursor.seq)
         if self.cursor_file is None:
             return
-        try:  # tmpfs: costs the SD card nothing; atomic, so a crash leaves old or new
-            tmp = self.cursor_file.with_name(self.cursor_file.name + ".tmp")
-            tmp.write_text(json.dumps(self.handled.as_dict()))
-            tmp.replace(self.cursor_file)
+        try:  # tmpfs: costs the SD card nothing
+            self.handled.save(self.cursor_file)
         except OSError as exc:
             log.debug("cannot keep the cursor in %s: %s", self.cursor_file, exc)
 

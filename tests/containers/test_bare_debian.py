@@ -5,9 +5,9 @@ demo, and ``scripts/test`` setting itself up (uv from PyPI, the Debian packages 
 needs) with no manual step.
 
 The suite is not run a second time: the tests that need what scripts/test installs
-(VictoriaMetrics, Chromium, the CJK fonts) prove the set-up.  The container is root (apt as
-root, as on a fresh VM) and reaches PyPI and Debian through podman's default network.  What
-is cloned is the checkout's HEAD (committed work only).
+(VictoriaMetrics, Chromium, the CJK fonts, mosquitto) prove the set-up.  The container is
+root (apt as root, as on a fresh VM) and reaches PyPI and Debian through podman's default
+network.  What is cloned is the checkout's HEAD (committed work only).
 """
 
 from __future__ import annotations
@@ -23,12 +23,14 @@ pytestmark = [pytest.mark.containers, pytest.mark.timeout(2400)]
 
 NAME = "smartmeter-bare-debian"
 HOME = "/root/smartmeter"
-# What scripts/test must have installed and set up for these to pass: one test for each
-# package of scripts/packages/suite.txt (mosquitto's joins it with the MQTT writer).
+# What scripts/test must have installed and set up for these to pass: a test for each
+# package of scripts/packages/suite.txt.
 SUBSET = [
     "tests/writers/test_influx_stack.py",  # victoria-metrics
     "tests/health/test_health_stack.py::test_page_in_chromium_shows_power_and_todays_curve",
     "tests/health/test_page_japanese_glyphs.py",  # chromium + fonts-noto-cjk
+    # mosquitto + openssl
+    "tests/mqtt/test_mqtt_failures.py::test_tls_needs_the_brokers_ca_and_works_with_it",
 ]
 
 

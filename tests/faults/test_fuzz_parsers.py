@@ -94,6 +94,16 @@ STRATEGIES = {
             max_leaves=8,
         ).map(lambda doc: json.dumps(doc).encode()),
     ],
+    "csv_day": [
+        st.binary(max_size=400),
+        st.lists(st.builds(
+            lambda ts, epc, value: f"{ts},u,{epc},,{value}\n".encode(),
+            st.sampled_from(["2026-01-05T10:00:00+09:00", "2026-01-05T10:00:00", "9999-12-31T23:"
+                             "59:59-23:59", "0001-01-01T00:00:00+14:00"]) | st.text(max_size=30),
+            st.sampled_from(["E0", "E3", "EA", "EB", "D3", "D7", "E1", "E7", "E0,"]),
+            st.floats().map(repr) | st.sampled_from(["nan", "inf", "1e999", "", "1_0"]),
+        ), max_size=20).map(b"".join),
+    ],
 }  # fmt: skip
 CASES = [(name, i) for name, strategies in STRATEGIES.items() for i in range(len(strategies))]
 

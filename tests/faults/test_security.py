@@ -1,15 +1,19 @@
 """Secrets stay secret and the attack surface stays closed, on the whole supervised stack.
 
-DESIGN.md, "Secrets stay secret": the B-route password and the InfluxDB token never in
-logs, status, health or metrics.  One stack runs with fresh random credentials (the ID,
-the password and the token), logging at DEBUG, InfluxDB behind a scripted server whose first
-refusals even echo the Authorization header back in their message, and goes through:
+DESIGN.md, "Secrets stay secret": the B-route password, the InfluxDB token and the MQTT
+password never in logs, status, health or metrics.  One stack runs with fresh random
+credentials (the ID, the password, the token and the MQTT password), logging at DEBUG,
+InfluxDB behind a scripted server whose first refusals even echo the Authorization header
+back in their message, and an MQTT broker (a real mosquitto with a password file) that first
+refuses a wrong password, and goes through:
 
 - every ``smartmeterctl`` command there is (read from its own ``--help``) and every service's
   ``logs``;
 - faults: a refused join (EVENT 24), re-authentication, a USB unplug, a hung dongle, line
   noise, a SIGKILL of the radio, the writer and health, the token refused (401) and the
-  server failing (500), a B-route password of the wrong length (config-error) and back;
+  server failing (500), a B-route password of the wrong length (config-error) and back, a
+  wrong MQTT password (mqtt-auth-failed) and back, the broker stopped and started, a SIGKILL
+  of the MQTT publisher;
 - the hostile HTTP below.
 
 Then one grep over everything: every file under the stack's directories (logs, supervisord's
@@ -17,12 +21,13 @@ log, journal, queue, CSV, state; not the .env file itself, nor the test's superv
 which gives the simulated meter the credentials it checks), every command's output, /health,
 /metrics and the page, and the command line (and, but for the simulated meter, which is
 given the credentials to check them, the environment) of every process.  None may hold any
-of the three secrets, in any letter case.  (The test proves the secrets were in use: the
+of the secrets, in any letter case.  (The test proves the secrets were in use: the
 meter accepted the join, the server saw the token.)
 
 Also: the runtime dir (sockets, journal) is 0750 or stricter, supervisord's socket is not
 reachable by other users, and the HTTP server is read-only: no method but GET/HEAD, no path
-outside its three, oversized requests refused, a silent client dropped after 10 s, and it
+outside its routes, no file but the CSV directory's own day files (no traversal, no symbolic
+link followed), oversized requests refused, a silent client dropped after 10 s, and it
 still answers after all that.
 
 test_health_stack.py::test_no_secret_anywhere and ::test_http_is_read_only are the quick
@@ -45,6 +50,7 @@ import pytest
 
 from tests.support.fault_stack import FaultStack, descendants
 from tests.support.influx_fixtures import Answer, FakeInflux
+from tests.support.mqtt_broker import Broker
 from tests.support.stack import wait_for
 
 pytestmark = pytest.mark.e2e
@@ -59,12 +65,15 @@ def secret(n: int, alphabet: str = ALNUM) -> str:
 BROUTE_ID = secret(32, "0123456789ABCDEF")
 BROUTE_PASSWORD = secret(12)
 TOKEN = "tok-" + secret(40, string.ascii_letters + string.digits)
-SECRETS = (BROUTE_ID, BROUTE_PASSWORD, TOKEN)
+MQTT_USER = "meter"
+MQTT_PASSWORD = "mq-" + secret(24, string.ascii_letters + string.digits)
+MQTT_WRONG = "mq-" + secret(24, string.ascii_letters + string.digits)
+SECRETS = (BROUTE_ID, BROUTE_PASSWORD, TOKEN, MQTT_PASSWORD, MQTT_WRONG)
 
 
 class Rig:
-    def __init__(self, stack: FaultStack, fake: FakeInflux) -> None:
-        self.stack, self.fake = stack, fake
+    def __init__(self, stack: FaultStack, fake: FakeInflux, broker: Broker) -> None:
+        self.stack, self.fake, self.broker = stack, fake, broker
         self.outputs: list[tuple[str, str]] = []  # (what, text) to grep at the end
 
     def ctl(self, *args: str) -> str:
@@ -92,6 +101,9 @@ def rig(tmp_path_factory):
         return Answer()
 
     fake.script = script
+    # Outside the stack's directories: the grep below covers those, and the broker's
+    # password file holds a hash of the password by design.
+    broker = Broker(tmp_path_factory.mktemp("broker"), users={MQTT_USER: MQTT_PASSWORD}).start()
     root = tmp_path_factory.mktemp("sec") / "s"
     stack = FaultStack(
         root,
@@ -99,6 +111,7 @@ def rig(tmp_path_factory):
             "acquisition": {"interval_seconds": 0.5, "properties": ["E7", "E0", "E3", "E8"]},
             "storage": {"flush_interval_seconds": 0.5},
             "influxdb": {"enabled": True, "timeout_seconds": 2},
+            "mqtt": {"enabled": True},
         },
         env_values={
             "BROUTE_ID": BROUTE_ID,
@@ -107,8 +120,11 @@ def rig(tmp_path_factory):
             "INFLUXDB_TOKEN": TOKEN,
             "INFLUXDB_ORG": "home",
             "INFLUXDB_BUCKET": "power",
+            "MQTT_URL": broker.url,
+            "MQTT_USERNAME": MQTT_USER,
+            "MQTT_PASSWORD": MQTT_WRONG,  # refused first; the right one later
         },
-        extra_env={"SMARTMETER_INFLUX_BACKOFF_CAP": "1"},
+        extra_env={"SMARTMETER_INFLUX_BACKOFF_CAP": "1", "SMARTMETER_MQTT_BACKOFF_CAP": "1"},
         # The meter checks the credentials: a join with other ones is refused (EVENT 24).
         program_env={
             "simulator": {
@@ -117,7 +133,7 @@ def rig(tmp_path_factory):
             }
         },
     )
-    r = Rig(stack, fake)
+    r = Rig(stack, fake, broker)
     try:
         stack.start()
         stack.wait_all_running()
@@ -126,6 +142,7 @@ def rig(tmp_path_factory):
     finally:
         stack.stop()
         fake.close()
+        broker.stop()
 
 
 def test_runtime_dir_and_supervisor_socket_are_not_for_other_users(rig):
@@ -172,7 +189,7 @@ def test_health_server_is_read_only_and_refuses_abuse(rig):
         answer = raw(stack, method + b" /health HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
                      b"Connection: close\r\n\r\n{}")  # fmt: skip
         assert status_of(answer) in (405, 501), (method, answer[:200])
-    # Nothing outside /health, /metrics and /, whatever the path says.
+    # Nothing outside the routes, whatever the path says.
     for path in (b"/../../etc/passwd", b"/%2e%2e/%2e%2e/etc/passwd", b"//etc/passwd",
                  b"/..%2f..%2fetc%2fpasswd", b"/health/../../../etc/passwd", b"/health%00",
                  b"/.env", b"/smartmeter.env", b"/metrics/../../../../etc/shadow",
@@ -180,6 +197,29 @@ def test_health_server_is_read_only_and_refuses_abuse(rig):
         answer = raw(stack, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         assert status_of(answer) in (400, 404), (path, answer[:200])
         assert b"root:" not in answer and b"BROUTE" not in answer
+    # The CSV downloads: only a day file of the CSV directory, whatever the path says.
+    csv_dir, env_file = stack.csv_dir, stack.root / "smartmeter.env"
+    wait_for(lambda: any(csv_dir.glob("*-smartmeter.csv")), 30, "a CSV file")
+    real = sorted(csv_dir.glob("*-smartmeter.csv"))[0].name
+    (csv_dir / "20200101-smartmeter.csv").symlink_to(env_file)  # a planted link to a secret
+    (csv_dir / "20200102-smartmeter.csv.gz").symlink_to("/etc/passwd")
+    answer = raw(stack, b"GET /download/" + real.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                 b"Connection: close\r\n\r\n")  # fmt: skip
+    assert status_of(answer) == 200 and b"timestamp,unitid,epc,dataid,value" in answer
+    for path in (b"/download/../smartmeter.env", b"/download/../../etc/passwd",
+                 b"/download/%2e%2e/smartmeter.env", b"/download/..%2fsmartmeter.env",
+                 b"/download/%2e%2e%2f%2e%2e%2fetc%2fpasswd", b"/download//etc/passwd",
+                 b"/download/" + real.encode() + b"/../../smartmeter.env",
+                 b"/download/..\\smartmeter.env", b"/download/20200101-smartmeter.csv",
+                 b"/download/20200102-smartmeter.csv.gz", b"/download/.env",
+                 b"/download/" + real.encode() + b"%00.env", b"/download/csv_rotator.state.json",
+                 b"/api/energy/../../smartmeter.env", b"/download/\xff\xfe"):  # fmt: skip
+        answer = raw(stack, b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status_of(answer) in (400, 404), (path, answer[:200])
+        assert b"root:" not in answer and b"BROUTE" not in answer, path
+        assert BROUTE_PASSWORD.encode() not in answer, path
+    for planted in ("20200101-smartmeter.csv", "20200102-smartmeter.csv.gz"):
+        (csv_dir / planted).unlink()  # the secret grep below walks the CSV directory
     # Oversized: a request line, a header, too many headers.
     long_line = raw(stack, b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n")
     assert status_of(long_line) in (400, 414), long_line[:200]
@@ -229,7 +269,8 @@ def test_no_secret_anywhere_after_every_command_and_fault(rig):
     rig.ctl("readings", "--last", "50")
     rig.ctl("config", "check")
     rig.ctl("logs", "-n", "400")
-    for name in ("radio", "csv_rotator", "influx_writer", "health", "simulator", "restarter"):
+    for name in ("radio", "csv_rotator", "influx_writer", "mqtt_publisher", "health",
+                 "simulator", "restarter"):  # fmt: skip
         rig.ctl("logs", name, "-n", "400")
     for extra in set(names) - {"status", "readings", "config", "restart", "logs", "supervise"}:
         rig.ctl(extra, "--help")
@@ -255,7 +296,22 @@ def test_no_secret_anywhere_after_every_command_and_fault(rig):
     control.fault("garbage")
     time.sleep(1)
     control.clear("garbage")
-    for name in ("radio", "influx_writer", "health"):  # test_faults_kill.py kills them all
+    # MQTT: the wrong password refused and named, then the right one, the broker gone and
+    # back, the publisher killed.
+    wait_for(lambda: stack.check("mqtt:delivery").get("cause") == "mqtt-auth-failed", 60,
+             "mqtt-auth-failed")  # fmt: skip
+    rig.ctl("status")
+    rig.http("/health")
+    env = stack.root / "smartmeter.env"
+    env.write_text(env.read_text().replace(MQTT_WRONG, MQTT_PASSWORD))
+    rig.ctl("restart", "mqtt_publisher")
+    wait_for(lambda: stack.check("mqtt:delivery").get("cause") == "ok", 60, "mqtt ok")
+    rig.broker.stop()
+    wait_for(lambda: stack.check("mqtt:delivery").get("cause") != "ok", 60, "mqtt down")
+    rig.ctl("status")
+    rig.broker.start()
+    wait_for(lambda: stack.check("mqtt:delivery").get("cause") == "ok", 60, "mqtt ok again")
+    for name in ("radio", "influx_writer", "mqtt_publisher", "health"):  # all: test_faults_kill
         pid = stack.kill(name, signal.SIGKILL)
         stack.wait_running(name, not_pid=pid, timeout=60)
     rig.ctl("restart", "influx_writer")
@@ -274,8 +330,10 @@ def test_no_secret_anywhere_after_every_command_and_fault(rig):
     for path in ("/health", "/metrics", "/", "/nope"):
         rig.http(path)
 
-    # The secrets were in use: the meter took the join, the server saw the token.
+    # The secrets were in use: the meter took the join, the server saw the token, the broker
+    # took the MQTT login (and refused the wrong one).
     assert any(TOKEN in r.headers.get("authorization", "") for r in rig.fake.requests)
+    assert f"u'{MQTT_USER}'" in rig.broker.log() and "not authorised" in rig.broker.log()
     assert "auth-failed" in stack.log("radio") and "joined" in stack.log("radio")
     processes = process_texts(stack)
     stack.stop()

@@ -69,7 +69,7 @@ NO_JAPANESE_FONTS = """<?xml version="1.0"?>
   </rejectfont></selectfont>
 </fontconfig>
 """
-SIZE = "1000,1400"
+SIZE = "1000,3000"  # the whole page: the energy part (issue 19) comes first, the status below
 ALIKE = 0.6  # different characters overlapping more than this are boxes, not glyphs
 
 

@@ -41,7 +41,9 @@ from tests.support.influx_fixtures import BUCKET, ORG, TOKEN, VictoriaMetrics
 from tests.support.stack import PROJECT, Stack, wait_for
 
 JST = timezone(timedelta(hours=9))
-PROGRAMS = ("simulator", "radio", "csv_rotator", "influx_writer", "health", "restarter")
+PROGRAMS = (
+    "simulator", "radio", "csv_rotator", "influx_writer", "mqtt_publisher", "health", "restarter",
+)  # fmt: skip
 
 
 def counts(short: int | float, full: int | float) -> list[Any]:

@@ -11,6 +11,7 @@ Used by tests/test_fuzz_parsers.py (hypothesis, in CI and with --long) and by sc
 
 from __future__ import annotations
 
+import math
 import sys
 from decimal import Decimal
 
@@ -33,6 +34,7 @@ from common.echonet_release_r import (
     decode_route_b_id,
 )
 from common.reading import MalformedMessage, Reading
+from services.health.energy.csv_files import parse_rows
 from services.radio.link.sk_reader import MAX_LINE, ErxUdp, Event, SkReader
 
 # A line waiting for its end, or an ERXUDP waiting for 2 × DATALEN (≤ 0xFFFF) hex digits.
@@ -161,12 +163,20 @@ def bus_message(data: bytes) -> None:
     assert again == reading or reading.value != reading.value, (reading, again)
 
 
+def csv_day(data: bytes) -> None:
+    """A day's CSV file as health reads it for the energy page: rows, or nothing."""
+    for epc, t, value in parse_rows(b"timestamp,unitid,epc,dataid,value\n" + data):
+        assert epc in ("E0", "E3", "EA", "EB", "D3", "D7", "E1"), epc
+        assert math.isfinite(t) and math.isfinite(value), (t, value)
+
+
 TARGETS = {
     "sk_stream": sk_stream,
     "erxudp": erxudp,
     "echonet": echonet,
     "property_value": property_value,
     "bus_message": bus_message,
+    "csv_day": csv_day,
 }
 
 

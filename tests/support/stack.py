@@ -85,7 +85,8 @@ class Stack:
         return self.log_dir / "simulator-served.jsonl"
 
     def environ(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("BROUTE_", "INFLUXDB_"))}
+        secret = ("BROUTE_", "INFLUXDB_", "MQTT_")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(secret)}
         env.update(
             SMARTMETER_HOME=str(self.root),
             SMARTMETER_CONFIG=str(self.root / "settings.yml"),

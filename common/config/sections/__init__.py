@@ -15,6 +15,7 @@ from common.config.sections import (
     influxdb,
     influxdb_enabled,
     log_level,
+    mqtt,
     storage,
     unit,
 )
@@ -30,4 +31,5 @@ SECTIONS: tuple[Section, ...] = (
     dongle,
     broute,
     influxdb,
+    mqtt,
 )

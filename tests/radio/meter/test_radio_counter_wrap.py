@@ -12,7 +12,7 @@ import time
 import pytest
 
 from common.echonet import Scaling
-from services.radio.meter.wraparound import step
+from common.energy import step
 from tests.support.radio_harness import RadioRig, check_against_served
 
 pytestmark = pytest.mark.e2e
@@ -42,16 +42,16 @@ def test_wrap_is_flagged_and_published_as_served(tmp_path):
 
 
 def test_consumption_across_a_wrap_is_the_way_round_the_dial():
-    s = step(0xE0, previous=99998, current=3, digits=5)
+    s = step("E0", previous=99998, current=3, digits=5)
     assert s.wrapped and s.delta == 5
     assert Scaling(unit_kwh=Scaling().unit_kwh, digits=5).kwh(s.delta) == 5
 
 
 def test_a_big_step_back_is_a_reset_not_a_wrap():
-    s = step(0xE0, previous=50000, current=100, digits=5)
+    s = step("E0", previous=50000, current=100, digits=5)
     assert not s.wrapped and s.delta is None
 
 
 def test_without_digits_a_step_back_gives_no_consumption():
-    s = step(0xE0, previous=99998, current=3, digits=None)
+    s = step("E0", previous=99998, current=3, digits=None)
     assert not s.wrapped and s.delta is None
