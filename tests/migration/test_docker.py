@@ -1,6 +1,7 @@
 """Dockerfile, compose.yaml and .dockerignore refer only to things that exist.
 
-No Docker engine runs here, so these files are checked by construction: every file the image
+These are the checks by reading, in every run of the suite (the container tier,
+tests/containers/test_compose.py, builds and runs them under podman): every file the image
 copies exists and passes .dockerignore, every command it runs is one the project installs,
 every path variable it sets is one common/paths.py reads and lands where compose.yaml puts a
 volume or tmpfs, every ${VAR} is documented or defaulted, the healthcheck asks a route the
