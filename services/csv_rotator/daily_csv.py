@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections import defaultdict
 from datetime import date
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from common.day_files import SUFFIX, file_name
 from common.reading import Reading, format_value
 
 log = logging.getLogger("csv_rotator")
 
 HEADER = "timestamp,unitid,epc,dataid,value\n"
-SUFFIX = "-smartmeter.csv"
-NAME = re.compile(r"^(\d{8})-smartmeter\.csv$")
 
 
 def file_for(directory: Path, day: date) -> Path:
-    return directory / f"{day:%Y%m%d}{SUFFIX}"
+    return directory / file_name(day)
 
 
 def row(reading: Reading, tz: ZoneInfo) -> str:

@@ -6,22 +6,12 @@ import gzip
 import logging
 import os
 import shutil
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
-from services.csv_rotator.daily_csv import NAME, SUFFIX
+from common.day_files import SUFFIX, day_of, file_name
 
 log = logging.getLogger("csv_rotator")
-
-
-def _day(path: Path) -> date | None:
-    m = NAME.match(path.name.removesuffix(".gz"))
-    if not m:
-        return None
-    try:
-        return datetime.strptime(m.group(1), "%Y%m%d").date()
-    except ValueError:
-        return None
 
 
 def compress(path: Path) -> Path:
@@ -49,7 +39,7 @@ def tidy(directory: Path, today: date, gzip_after_days: int, retention_days: int
     if not directory.exists():
         return
     for path in sorted(directory.glob(f"*{SUFFIX}*")):
-        day = _day(path)
+        day = day_of(path.name)
         if day is None or path.name in busy or path.name.endswith(".tmp"):
             continue
         age = (today - day).days
@@ -65,4 +55,4 @@ def tidy(directory: Path, today: date, gzip_after_days: int, retention_days: int
 
 def oldest_kept(today: date) -> str:
     """File name below which committed sizes need not be remembered."""
-    return f"{today - timedelta(days=3):%Y%m%d}{SUFFIX}"
+    return file_name(today - timedelta(days=3))

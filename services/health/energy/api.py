@@ -15,8 +15,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from common.day_files import day_of
 from services.health.energy.book import EnergyBook, month_of, month_totals, next_month
-from services.health.energy.csv_files import FILE_NAME, day_of, list_days
+from services.health.energy.csv_files import list_days
 from services.health.energy.day import SLOT, DayTotals
 from services.health.server import Answer
 from services.health.state import HealthState
@@ -207,7 +208,7 @@ class EnergyApi:
         """A CSV file as it is, only a name of the CSV directory's own form, only a regular
         file directly in it (no symbolic link followed, nothing unquoted)."""
         name = query.get("rest", "")
-        if self.csv_dir is None or not FILE_NAME.match(name) or day_of(name) is None:
+        if self.csv_dir is None or day_of(name) is None:
             return 404, "text/plain; charset=utf-8", b"not found\n"
         try:
             dir_fd = os.open(self.csv_dir, os.O_RDONLY | os.O_DIRECTORY)

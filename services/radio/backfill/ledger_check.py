@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, tzinfo
 from pathlib import Path
 
+from common.day_files import file_name
 from common.reading import MalformedMessage, Reading
 from services.radio.backfill.slot_ledger import (
     SLOT_SECONDS,
@@ -116,7 +117,7 @@ def csv_holds(directory: Path, tz: tzinfo, unitid: str, marks: set[Mark],
         by_day[slot_time(slot, tz, seconds).date()].add((epc, slot))
     found: set[Mark] = set()
     for day, wanted in by_day.items():
-        name = f"{day:%Y%m%d}-smartmeter.csv"
+        name = file_name(day)
         for path in (directory / name, directory / f"{name}.gz"):
             try:
                 if path.suffix == ".gz":
