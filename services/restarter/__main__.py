@@ -20,7 +20,6 @@ import time
 from typing import Any
 
 from common.paths import Paths
-from common.supervisor_rpc import supervisor
 
 log = logging.getLogger("restarter")
 MAX_COOLDOWN = 600.0
@@ -65,6 +64,10 @@ class Restarter:
             self._save()
 
     def _restart(self, program: str) -> None:
+        # Imported here, on the rare FATAL path: xmlrpc pulls in http.client, email and ssl
+        # (about 3 MiB PSS), which a listener that only counts events never needs.
+        from common.supervisor_rpc import supervisor
+
         try:
             supervisor(self.paths.runtime_dir / "supervisor.sock").supervisor.startProcess(
                 program, False
