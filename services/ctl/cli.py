@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, version
 
 import click
 
@@ -21,6 +20,7 @@ from common.config import (
 from common.health_client import fetch_health, health_url
 from common.paths import Paths
 from common.supervisor_rpc import SupervisorUnavailable, supervisor
+from common.version import package_version
 from services.ctl import backfill as backfill_mod
 from services.ctl import logs as logs_mod
 from services.ctl import readings as readings_mod
@@ -36,13 +36,6 @@ from services.ctl.status_report import (
 )
 
 SERVICES = ("radio", "csv_rotator", "influx_writer", "mqtt_publisher", "health", "simulator")
-
-
-def _version() -> str:
-    try:
-        return version("smartmeter-logger")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _config_or_exit(target: Target, need_broute: bool = False) -> Config:
@@ -90,7 +83,7 @@ def _config_problems(report: Report, target: Target) -> None:
 
 
 @click.group()
-@click.version_option(_version(), prog_name="smartmeterctl")
+@click.version_option(package_version(), prog_name="smartmeterctl")
 def main() -> None:
     """B-route smart-meter logger: status, readings, logs, configuration and the stack."""
 

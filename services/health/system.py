@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import time
 from dataclasses import dataclass
@@ -48,7 +47,9 @@ def clock_synchronized() -> bool | None:
     if Path("/run/systemd/timesync").is_dir():
         return Path("/run/systemd/timesync/synchronized").exists()
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        # The process's own symbols (libc among them): no ctypes.util.find_library, which
+        # runs ldconfig in a subprocess and imports subprocess and shutil to do it.
+        libc = ctypes.CDLL(None, use_errno=True)
         tx = _Timex()
         state = libc.adjtimex(ctypes.byref(tx))
     except (OSError, AttributeError):

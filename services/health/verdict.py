@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from common.config import Config
+from common.version import package_version
 from services.health.state import HealthState
 from services.health.system import clock_plausible, clock_synchronized, disk_space
 from services.health.updates import checks as update_checks
@@ -24,13 +24,6 @@ DISK_FAIL = 20 * 1024 * 1024
 SERVICES = ("radio", "csv_rotator", "influx_writer", "mqtt_publisher")
 # A writer whose trouble never fails the logger: the readings are safe elsewhere.
 AT_MOST_WARN = ("mqtt_publisher",)
-
-
-def _version() -> str:
-    try:
-        return version("smartmeter-logger")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 def _iso(t: float | None = None) -> str:
@@ -228,7 +221,7 @@ def build(state: HealthState, config: Config) -> dict[str, Any]:
     return {
         "status": worst,
         "version": "1",
-        "releaseId": _version(),
+        "releaseId": package_version(),
         "serviceId": config.unitid,
         "description": "B-route smart-meter logger",
         "output": "; ".join(problems[:3]),

@@ -12,10 +12,8 @@ import logging
 import os
 import random
 import select
-import sys
 import time
 import uuid
-from pathlib import Path
 from typing import Any
 
 from common.bus import CatchUpSubscriber
@@ -23,6 +21,7 @@ from common.config import Config
 from common.health_client import health_url
 from common.service import Stopper
 from common.status import STATUS_INTERVAL, StatusReporter
+from common.version import package_version
 from services.mqtt_publisher.diagnostics import Diagnostics
 from services.mqtt_publisher.ha_discovery import (
     LAST_READING,
@@ -49,15 +48,6 @@ IDENTITY_EVERY = min(15.0, DIAGNOSTICS_EVERY)
 ANNOUNCE_DELAY = (1.0, 5.0)  # after HA's birth message: spread the re-announcements
 LAST_READING_EVERY = 60.0  # the "last reading" diagnostic: each is a row in HA's history
 LOG_EVERY = 60.0
-
-
-def _version() -> str:
-    """This logger's version, for the origin block: from its dist-info folder's name, without
-    importlib.metadata (40 modules, over a MiB, for one string; docs/benchmarks.md)."""
-    for entry in sys.path:
-        for found in Path(entry or ".").glob("smartmeter_logger-*.dist-info"):
-            return found.name.removeprefix("smartmeter_logger-").removesuffix(".dist-info")
-    return "unknown"
 
 
 class Publisher:
@@ -90,7 +80,7 @@ class Publisher:
         self.last_reading_due: float | None = None  # the "last reading" state is to be sent
         self.last_reading_next = 0.0  # ... not before this
         self._beat: dict[str, Any] | None = None
-        self.version = _version()
+        self.version = package_version()  # the origin block
 
     # --- condition ----------------------------------------------------------------------------
     def _report(self, cause: str, message: str) -> None:
