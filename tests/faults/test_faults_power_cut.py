@@ -45,7 +45,6 @@ import pytest
 
 from common.reading import Reading
 from tests.support.fault_stack import (
-    PROJECT,
     FaultStack,
     assert_clean_csv,
     counts,
@@ -71,7 +70,6 @@ MARGIN = 1.0  # for the flush itself (fsync) and the two processes' clocks
 SCALE = 300  # meter seconds per second: a half-hour every 6 s
 METER_START = datetime.fromisoformat("2025-06-10T02:00:00+09:00")
 OFF_FOR = 8.0  # seconds without power: more than a half-hour of the meter's time
-BACKFILL = (PROJECT / "services" / "radio" / "backfill.py").exists()
 
 
 def make_stack(root: Path, unitid: str, meter_start: datetime, vm) -> FaultStack:
@@ -205,20 +203,17 @@ def scenario(request, tmp_path_factory, victoria) -> Scenario:
         wait_for(lambda: not missing_from_db(victoria, unitid, stack.journal()[:10]), 60,
                  "the last stack's first readings in the database")  # fmt: skip
         first_ea = min(r.time for _, r in done[0].journal if r.epc == "EA")
-        if BACKFILL:
-            # Every half-hour from the first announced one to the last one whose INF is
-            # surely out (backfill_plan.LIVE_GRACE is 15 meter minutes) is in the CSV.
-            def filled() -> datetime | None:
-                last = meter_time(stack) - timedelta(minutes=45)
-                have = {(r["epc"], r["timestamp"]) for r in stack.csv_rows()}
-                slots = half_hours(first_ea, last)
-                ok = all((epc, t.isoformat()) in have for t in slots for epc in ("EA", "EB"))
-                return last if ok else None
+        # Every half-hour from the first announced one to the last one whose INF is
+        # surely out (backfill_plan.LIVE_GRACE is 15 meter minutes) is in the CSV.
+        def filled() -> datetime | None:
+            last = meter_time(stack) - timedelta(minutes=45)
+            have = {(r["epc"], r["timestamp"]) for r in stack.csv_rows()}
+            slots = half_hours(first_ea, last)
+            ok = all((epc, t.isoformat()) in have for t in slots for epc in ("EA", "EB"))
+            return last if ok else None
 
-            with contextlib.suppress(AssertionError):  # judged by the backfill test
-                slots_until = wait_for(filled, 120, "every half-hour of EA/EB in the CSV")
-        else:
-            time.sleep(5)
+        with contextlib.suppress(AssertionError):  # judged by the backfill test
+            slots_until = wait_for(filled, 120, "every half-hour of EA/EB in the CSV")
         stopped_at = time.time()
         stack.rpc().stopProcess("radio")
         final = [r for _, r in stack.journal_times()]
@@ -278,7 +273,6 @@ def test_power_cut_writes_no_half_hour_twice(scenario: Scenario):
     assert not twice, f"half-hours twice in the CSV: {twice[:6]}"
 
 
-@pytest.mark.skipif(not BACKFILL, reason="services/radio/backfill/runner.py is not there yet")
 def test_backfill_fills_the_energy_slots_a_power_cut_lost(scenario: Scenario):
     s = scenario
     assert s.slots_until is not None, "the backfill did not fill every half-hour in 120 s"
