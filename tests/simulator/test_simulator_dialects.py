@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.simulator.harness import ErxUdp, RunningSimulator, epandescs
+from services.simulator.harness import ErxUdp, epandescs
 
 EXPECT = {
     # name: (dual stack, factory ROPT answer or None when absent, SKAPPVER exists)
@@ -25,17 +25,9 @@ DIALECTS = sorted(EXPECT)
 
 
 @pytest.fixture
-def start(tmp_path):
-    sims: list[RunningSimulator] = []
-
-    def _start(dialect: str, *args: str) -> RunningSimulator:
-        sim = RunningSimulator(tmp_path / f"sim{len(sims)}", *args, dialect=dialect)
-        sims.append(sim)
-        return sim
-
-    yield _start
-    for sim in sims:
-        sim.stop()
+def start(start):
+    """``start(dialect, *args)``: the dialect first, as every test here names one."""
+    return lambda dialect, *args: start(*args, dialect=dialect)
 
 
 @pytest.mark.parametrize("dialect", DIALECTS)

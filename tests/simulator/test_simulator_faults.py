@@ -18,20 +18,6 @@ from services.simulator.harness import PASSWORD, ErxUdp, RunningSimulator, SkPro
 E7_GET = bytes.fromhex("1081000105FF010288016201E700")
 
 
-@pytest.fixture
-def start(tmp_path):
-    sims: list[RunningSimulator] = []
-
-    def _start(*args: str, dialect: str = "rl7023-ips") -> RunningSimulator:
-        sim = RunningSimulator(tmp_path / f"sim{len(sims)}", *args, dialect=dialect)
-        sims.append(sim)
-        return sim
-
-    yield _start
-    for sim in sims:
-        sim.stop()
-
-
 def joined(sim: RunningSimulator) -> SkProbe:
     probe = sim.probe()
     assert probe.join()[-1].startswith("EVENT 25")

@@ -19,20 +19,6 @@ from services.simulator.meter_model import JST
 NO_DATA = 0xFFFFFFFE
 
 
-@pytest.fixture
-def start(tmp_path):
-    sims: list[RunningSimulator] = []
-
-    def _start(*args: str, dialect: str = "rl7023-ips") -> RunningSimulator:
-        sim = RunningSimulator(tmp_path / f"sim{len(sims)}", *args, dialect=dialect)
-        sims.append(sim)
-        return sim
-
-    yield _start
-    for sim in sims:
-        sim.stop()
-
-
 def joined(sim: RunningSimulator, **kw):
     probe = sim.probe(**kw)
     probe.join()

@@ -12,21 +12,13 @@ from __future__ import annotations
 import pytest
 
 from services.simulator.control import ControlError
-from services.simulator.harness import ErxUdp, RunningSimulator, SkProbe
+from services.simulator.harness import ErxUdp, SkProbe
 
 
 @pytest.fixture
-def start(tmp_path):
-    sims: list[RunningSimulator] = []
-
-    def _start(dialect: str, *args: str) -> RunningSimulator:
-        sim = RunningSimulator(tmp_path / f"sim{len(sims)}", *args, dialect=dialect)
-        sims.append(sim)
-        return sim
-
-    yield _start
-    for sim in sims:
-        sim.stop()
+def start(start):
+    """``start(dialect, *args)``: the dialect first, as every test here names one."""
+    return lambda dialect, *args: start(*args, dialect=dialect)
 
 
 def register(probe: SkProbe, name: str) -> str:
