@@ -53,6 +53,21 @@ class Stopper:
         return self.event.wait(seconds)
 
 
+def idle_while_disabled(
+    log: logging.Logger, key: str, stopper: Stopper, reporter: StatusReporter | None = None
+) -> int:
+    """A writer switched off in settings.yml (``key`` false): say so, and stay up until stopped.
+
+    Staying up keeps supervisord's view simple (RUNNING, never a crash loop); switching the
+    writer on is a change of settings and a restart.
+    """
+    log.info("%s is false; nothing to do", key)
+    if reporter is not None:
+        reporter.set("pass", "disabled", f"{key} is false in settings.yml")
+    stopper.event.wait()
+    return 0
+
+
 def setup_logging(name: str, level: str = "INFO") -> None:
     logging.basicConfig(
         level=getattr(logging, level, logging.INFO),

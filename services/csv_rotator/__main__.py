@@ -10,7 +10,7 @@ from datetime import datetime
 
 from common.bus import CatchUpSubscriber, Cursor
 from common.config import Config
-from common.service import Stopper, run_service
+from common.service import Stopper, idle_while_disabled, run_service
 from common.status import StatusReporter
 from services.csv_rotator.daily_csv import DailyCsv
 from services.csv_rotator.housekeeping import oldest_kept, tidy
@@ -140,9 +140,7 @@ class CsvRotator:
 
 def main(config: Config, stopper: Stopper) -> int:
     if not config.csv.enabled:
-        log.info("csv.enabled is false; nothing to do")
-        stopper.event.wait()
-        return 0
+        return idle_while_disabled(log, "csv.enabled", stopper)
     rotator = CsvRotator(config)
     log.info(
         "writing CSV files to %s (flushed every %g s), from seq %d of journal %s",

@@ -16,7 +16,7 @@ import time
 
 from common.bus import CatchUpSubscriber, Cursor
 from common.config import Config
-from common.service import Stopper, run_service
+from common.service import Stopper, idle_while_disabled, run_service
 from common.status import StatusReporter
 from services.influx_writer.health import Health
 from services.influx_writer.queue import DiskQueue
@@ -62,10 +62,7 @@ def main(config: Config, stopper: Stopper) -> int:
     reporter = StatusReporter(config.paths, "influx_writer")
     try:
         if not config.influx.enabled:
-            log.info("influxdb.enabled is false; nothing to do")
-            reporter.set("pass", "disabled", "influxdb.enabled is false in settings.yml")
-            stopper.event.wait()
-            return 0
+            return idle_while_disabled(log, "influxdb.enabled", stopper, reporter)
         return _run(config, stopper, reporter)
     finally:
         reporter.close()

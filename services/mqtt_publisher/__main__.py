@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from common.config import Config
-from common.service import Stopper, run_service
+from common.service import Stopper, idle_while_disabled, run_service
 from common.status import StatusReporter
 
 log = logging.getLogger("mqtt_publisher")
@@ -19,10 +19,7 @@ def main(config: Config, stopper: Stopper) -> int:
     reporter = StatusReporter(config.paths, "mqtt_publisher")
     try:
         if not config.mqtt.enabled:
-            log.info("mqtt.enabled is false; nothing to do")
-            reporter.set("pass", "disabled", "mqtt.enabled is false in settings.yml")
-            stopper.event.wait()
-            return 0
+            return idle_while_disabled(log, "mqtt.enabled", stopper, reporter)
         # paho and the publisher are imported only when MQTT is on: a logger without it
         # (the default) carries none of it.
         from services.mqtt_publisher.publisher import Publisher

@@ -84,17 +84,22 @@ def named(stack: Stack, pid: int, cause: str) -> dict:
     return check
 
 
+def readings_arrive(broker, **kw) -> None:
+    """The stream's readings reach a client of ``broker`` within 30 s."""
+    watcher = Watcher(broker, ["smartmeter/#"], **kw).start()
+    try:
+        wait_for(lambda: watcher.messages("smartmeter/smartmeter/readings"), 30, "readings")
+    finally:
+        watcher.stop()
+
+
 def test_a_wrong_password_is_named_and_the_logger_otherwise_well(rig):
     stack, auth, _ = rig
     check = named(stack, stack.info("mqtt_publisher")["pid"], "mqtt-auth-failed")
     assert "MQTT_USERNAME" in check["output"] and "MQTT_PASSWORD" in check["output"]
     pid = use(stack, {}, MQTT_PASSWORD=PASSWORD)
     named(stack, pid, "ok")
-    watcher = Watcher(auth, ["smartmeter/#"], auth=(USER, PASSWORD)).start()
-    try:
-        wait_for(lambda: watcher.messages("smartmeter/smartmeter/readings"), 30, "readings")
-    finally:
-        watcher.stop()
+    readings_arrive(auth, auth=(USER, PASSWORD))
 
 
 def test_no_broker_is_unreachable(rig):
@@ -111,11 +116,7 @@ def test_tls_needs_the_brokers_ca_and_works_with_it(rig):
     assert "tls_ca_file" in check["output"]
     pid = use(stack, {"tls_ca_file": str(tls.ca)})
     named(stack, pid, "ok")
-    watcher = Watcher(tls, ["smartmeter/#"]).start()
-    try:
-        wait_for(lambda: watcher.messages("smartmeter/smartmeter/readings"), 30, "readings")
-    finally:
-        watcher.stop()
+    readings_arrive(tls)
 
 
 def test_mqtt_5_is_named_and_works_the_same(rig):
@@ -125,11 +126,7 @@ def test_mqtt_5_is_named_and_works_the_same(rig):
     named(stack, pid, "mqtt-auth-failed")
     pid = use(stack, {"protocol": "5"}, MQTT_PASSWORD=PASSWORD)
     named(stack, pid, "ok")
-    watcher = Watcher(auth, ["smartmeter/#"], auth=(USER, PASSWORD)).start()
-    try:
-        wait_for(lambda: watcher.messages("smartmeter/smartmeter/readings"), 30, "readings")
-    finally:
-        watcher.stop()
+    readings_arrive(auth, auth=(USER, PASSWORD))
 
 
 def test_the_mqtt_password_is_nowhere(rig):
